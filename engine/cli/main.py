@@ -1,0 +1,107 @@
+"""``stom``: the console (default), the headless engine, and scripted commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="config file (default: ./config.toml)")
+    common.add_argument("--broker", metavar="URL", help="MQTT broker, e.g. mqtt://127.0.0.1:1883")
+    common.add_argument("--namespace", metavar="NS", help="topic namespace (stom/<NS>/...)")
+    common.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override any setting, e.g. --set sim.rate=1000 (repeatable)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="stom",
+        description="Keyboard-driven terminal trading console. With no command: open the console.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"stom {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("console", parents=[common], help="open the console (the default)")
+    sub.add_parser("engine", parents=[common], help="run the engine headless (for a service)")
+    status = sub.add_parser("status", parents=[common], help="print the engine's state")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    sim = sub.add_parser("sim", parents=[common], help="the market simulator")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND", required=True)
+    sim_sub.add_parser("list", parents=[common], help="list the simulator's instruments")
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dotted keys to values, and to the flag each came from (for the loader's messages)."""
+    values: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+    if args.broker is not None:
+        values["bus.url"], flags["bus.url"] = args.broker, "--broker"
+    if args.namespace is not None:
+        values["bus.namespace"], flags["bus.namespace"] = args.namespace, "--namespace"
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"stom: --set {item!r}: expected KEY=VALUE, e.g. --set sim.rate=1000")
+        # Raw text: the loader reads it like an environment value, against the key's type.
+        values[key.strip()], flags[key.strip()] = value.strip(), f"--set {item}"
+    return values, flags
+
+
+def passthrough_args(args: argparse.Namespace) -> list[str]:
+    """The same config flags, for a child process (the engine the console spawns)."""
+    argv: list[str] = []
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    if args.broker is not None:
+        argv += ["--broker", args.broker]
+    if args.namespace is not None:
+        argv += ["--namespace", args.namespace]
+    for item in args.set:
+        argv += ["--set", item]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from engine.config.loader import ConfigError, load_settings
+
+    try:
+        overrides, flag_names = overrides_from(args)
+        settings, path = load_settings(
+            args.config, env=os.environ, overrides=overrides, flag_names=flag_names
+        )
+    except ConfigError as exc:
+        print(f"stom: configuration error: {exc}", file=sys.stderr)
+        return 2
+    command = args.command or "console"
+    if command == "engine":
+        from engine.cli.engine_command import run_engine
+
+        return run_engine(settings, path)
+    if command == "status":
+        from engine.cli.status_command import run_status
+
+        return run_status(settings, as_json=args.json)
+    if command == "sim":
+        from engine.cli.sim_command import run_sim_list
+
+        return run_sim_list(settings)
+    from engine.cli.console import run_console
+
+    return run_console(settings, passthrough_args(args))

@@ -1,0 +1,139 @@
+"""Checks on values that have the right type but may still be wrong (ranges, formats, files).
+
+Each check reports ``(section, key, reason)``; the loader adds where the value came from, so the
+reasons here never repeat the value's source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from engine.config.broker_address import parse_broker_url
+from engine.config.settings import Settings
+from engine.protocol.topics import check_namespace
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_SIM_RATE = 1_000_000.0
+_MAX_SYMBOLS_LISTED = 12
+
+
+class Problem(NamedTuple):
+    """One invalid value: where it lives in the tree and what is wrong with it."""
+
+    section: str
+    key: str
+    reason: str
+
+
+class _IntRange(NamedTuple):
+    section: str
+    key: str
+    low: int
+    high: int
+    unit: str
+
+
+# Inclusive ranges. The limits keep a typo (an extra zero) from starving or flooding the bus.
+_RANGES: tuple[_IntRange, ...] = (
+    _IntRange("bus", "keepalive_s", 1, 3600, " seconds"),
+    _IntRange("bus", "flush_hz", 1, 100, " per second"),
+    _IntRange("engine", "bar_history", 1, 10_000, " bars"),
+    _IntRange("engine", "trades_per_flush", 1, 100_000, " trades"),
+    _IntRange("sim", "book_depth", 10, 200, " levels"),
+    _IntRange("app", "tick_points", 10, 10_000, " points"),
+)
+
+
+def check_settings(settings: Settings, catalog: Mapping[str, Any] | None) -> list[Problem]:
+    """Every semantic problem in ``settings``; ``catalog`` is the simulator's (None: unchecked)."""
+    problems: list[Problem] = []
+    checks: tuple[Callable[[Settings], list[Problem]], ...] = (
+        _check_bus,
+        _check_ranges,
+        _check_engine,
+        _check_sim_rate,
+        _check_tls_files,
+    )
+    for check in checks:
+        problems.extend(check(settings))
+    problems.extend(_check_instruments(settings.sim.instruments, catalog))
+    return problems
+
+
+def _check_bus(settings: Settings) -> list[Problem]:
+    problems = []
+    for key, check in (("url", parse_broker_url), ("namespace", check_namespace)):
+        try:
+            check(getattr(settings.bus, key))
+        except ValueError as exc:
+            problems.append(Problem("bus", key, str(exc)))
+    return problems
+
+
+def _check_ranges(settings: Settings) -> list[Problem]:
+    problems = []
+    for section, key, low, high, unit in _RANGES:
+        value = getattr(getattr(settings, section), key)
+        # Written so NaN fails too.
+        if not low <= value <= high:
+            problems.append(Problem(section, key, f"expected {low} to {high}{unit}"))
+    return problems
+
+
+def _check_engine(settings: Settings) -> list[Problem]:
+    if settings.engine.log_level in LOG_LEVELS:
+        return []
+    return [Problem("engine", "log_level", f"expected one of {', '.join(LOG_LEVELS)}")]
+
+
+def _check_sim_rate(settings: Settings) -> list[Problem]:
+    rate = settings.sim.rate
+    if math.isfinite(rate) and 0 < rate <= MAX_SIM_RATE:
+        return []
+    reason = f"expected more than 0 and at most {MAX_SIM_RATE:,.0f} events per second"
+    return [Problem("sim", "rate", reason)]
+
+
+def _check_tls_files(settings: Settings) -> list[Problem]:
+    bus = settings.bus
+    problems = []
+    for key in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        name = getattr(bus, key)
+        if not name:
+            continue
+        path = Path(name).expanduser()
+        if not path.exists():
+            problems.append(Problem("bus", key, f"file {path} does not exist"))
+        elif not path.is_file():
+            problems.append(Problem("bus", key, f"{path} is not a file"))
+    if bus.tls_key_file and not bus.tls_cert_file:
+        reason = "a client key needs its certificate: set [bus] tls_cert_file too"
+        problems.append(Problem("bus", "tls_key_file", reason))
+    return problems
+
+
+def _check_instruments(symbols: list[str], catalog: Mapping[str, Any] | None) -> list[Problem]:
+    def problem(reason: str) -> list[Problem]:
+        return [Problem("sim", "instruments", reason)]
+
+    if not symbols:
+        return problem("expected at least one symbol")
+    duplicates = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+    if duplicates:
+        return problem(f"{', '.join(duplicates)} listed more than once")
+    if catalog is None:
+        return []
+    unknown = [symbol for symbol in symbols if symbol not in catalog]
+    if not unknown:
+        return []
+    known = sorted(catalog)
+    shown = ", ".join(known[:_MAX_SYMBOLS_LISTED])
+    if len(known) > _MAX_SYMBOLS_LISTED:
+        shown += ", …"
+    return problem(
+        f"not in the simulator's catalogue: {', '.join(unknown)}"
+        f" (it has {shown}; see `stom sim list`)"
+    )

@@ -1,0 +1,209 @@
+"""Book, last-trade and bar state per instrument, updated on the hot path.
+
+:meth:`MarketState.apply` consumes a :class:`MarketBatch` with no awaits and no per-event objects:
+books are ``dict[price] -> size`` per side with the best price tracked incrementally; trades land
+in a fixed ring buffer for the publisher. Readers (the bus publisher, later strategies) compare
+``book_seq`` and ``trade_count`` with what they saw last, so nothing on the hot path tracks
+"dirty" sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from heapq import nlargest, nsmallest
+
+from engine.bars import BarSeries
+from engine.domain.ids import InstrumentId
+from engine.domain.instrument import Instrument
+from engine.domain.market_data import ASK, BID, BOOK_CLEAR, BOOK_LEVEL, TRADE, MarketBatch
+
+TIMEFRAMES = ("1s", "1m")
+
+
+class InstrumentState:
+    """Everything the engine knows about one instrument's market right now (raw units)."""
+
+    __slots__ = (
+        "asks",
+        "bar_1m",
+        "bar_1s",
+        "best_ask",
+        "best_bid",
+        "bids",
+        "book_seq",
+        "index",
+        "instrument",
+        "last_price",
+        "last_trade_ns",
+        "prev_close",
+        "ring_price",
+        "ring_side",
+        "ring_size",
+        "ring_ts",
+        "trade_count",
+        "ts_event",
+        "turnover",
+        "volume",
+    )
+
+    def __init__(self, index: int, instrument: Instrument, ring: int, bar_history: int) -> None:
+        self.index = index
+        self.instrument = instrument
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.best_bid = 0
+        """0 when the bid side is empty."""
+        self.best_ask = 0
+        """0 when the ask side is empty."""
+        self.book_seq = 0
+        self.last_price = 0
+        self.last_trade_ns = 0
+        self.prev_close = 0
+        self.volume = 0
+        self.turnover = 0
+        """Sum of raw price x raw size (scale 10**(price_precision + size_precision))."""
+        self.trade_count = 0
+        self.ts_event = 0
+        self.ring_ts = [0] * ring
+        self.ring_price = [0] * ring
+        self.ring_size = [0] * ring
+        self.ring_side = [0] * ring
+        self.bar_1s = BarSeries("1s", bar_history)
+        self.bar_1m = BarSeries("1m", bar_history)
+
+    def bar_series(self, timeframe: str) -> BarSeries:
+        return self.bar_1s if timeframe == "1s" else self.bar_1m
+
+    def top_bids(self, depth: int) -> list[tuple[int, int]]:
+        bids = self.bids
+        return [(price, bids[price]) for price in nlargest(depth, bids)]
+
+    def top_asks(self, depth: int) -> list[tuple[int, int]]:
+        asks = self.asks
+        return [(price, asks[price]) for price in nsmallest(depth, asks)]
+
+    def trades_since(self, seen: int) -> tuple[list[tuple[int, int, int, int]], int]:
+        """Trades after the first ``seen`` ones, oldest first, and how many fell off the ring."""
+        ring = len(self.ring_ts)
+        new = self.trade_count - seen
+        skipped = max(0, new - ring)
+        rows = []
+        for n in range(self.trade_count - min(new, ring), self.trade_count):
+            slot = n % ring
+            rows.append(
+                (
+                    self.ring_ts[slot],
+                    self.ring_price[slot],
+                    self.ring_size[slot],
+                    self.ring_side[slot],
+                )
+            )
+        return rows, skipped
+
+
+class MarketState:
+    """All instruments' state; instruments are addressed by a dense index on the hot path."""
+
+    def __init__(self, *, trade_ring: int = 256, bar_history: int = 120) -> None:
+        self._states: list[InstrumentState] = []
+        self._index: dict[InstrumentId, int] = {}
+        self._trade_ring = trade_ring
+        self._bar_history = bar_history
+        self.events_total = 0
+        self.last_event_ns = 0
+
+    def add(self, instrument: Instrument, prev_close_raw: int = 0) -> int:
+        """Register an instrument; returns its index for :class:`MarketBatch` events."""
+        if instrument.id in self._index:
+            return self._index[instrument.id]
+        index = len(self._states)
+        state = InstrumentState(index, instrument, self._trade_ring, self._bar_history)
+        state.prev_close = prev_close_raw
+        self._states.append(state)
+        self._index[instrument.id] = index
+        return index
+
+    def index_of(self, instrument_id: InstrumentId) -> int:
+        return self._index[instrument_id]
+
+    def at(self, index: int) -> InstrumentState:
+        return self._states[index]
+
+    def get(self, instrument_id: InstrumentId) -> InstrumentState | None:
+        index = self._index.get(instrument_id)
+        return None if index is None else self._states[index]
+
+    def __iter__(self) -> Iterator[InstrumentState]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def instruments(self) -> Iterable[Instrument]:
+        return (state.instrument for state in self._states)
+
+    def close_bars(self, now_ns: int) -> None:
+        for state in self._states:
+            state.bar_1s.close_until(now_ns)
+            state.bar_1m.close_until(now_ns)
+
+    def apply(self, batch: MarketBatch) -> int:
+        """Apply every event of ``batch`` in order; returns the number applied."""
+        states = self._states
+        ts = 0
+        for kind, index, side, price, size, ts in zip(
+            batch.kind,
+            batch.instrument,
+            batch.side,
+            batch.price,
+            batch.size,
+            batch.ts_event,
+            strict=True,
+        ):
+            state = states[index]
+            if kind == BOOK_LEVEL:
+                if side == BID:
+                    bids = state.bids
+                    if size:
+                        bids[price] = size
+                        if price > state.best_bid:  # noqa: PLR1730 (a branch beats max() per tick)
+                            state.best_bid = price
+                    elif bids.pop(price, None) is not None and price == state.best_bid:
+                        state.best_bid = max(bids) if bids else 0
+                else:
+                    asks = state.asks
+                    if size:
+                        asks[price] = size
+                        best = state.best_ask
+                        if price < best or not best:
+                            state.best_ask = price
+                    elif asks.pop(price, None) is not None and price == state.best_ask:
+                        state.best_ask = min(asks) if asks else 0
+                state.book_seq += 1
+            elif kind == TRADE:
+                state.last_price = price
+                state.last_trade_ns = ts
+                state.volume += size
+                state.turnover += price * size
+                slot = state.trade_count % len(state.ring_ts)
+                state.ring_ts[slot] = ts
+                state.ring_price[slot] = price
+                state.ring_size[slot] = size
+                state.ring_side[slot] = side
+                state.trade_count += 1
+                state.bar_1s.on_trade(ts, price, size)
+                state.bar_1m.on_trade(ts, price, size)
+            elif kind == BOOK_CLEAR:
+                state.bids.clear()
+                state.asks.clear()
+                state.best_bid = state.best_ask = 0
+                state.book_seq += 1
+            state.ts_event = ts
+        count = len(batch.kind)
+        if count:
+            self.events_total += count
+            self.last_event_ns = ts
+        return count
+
+
+__all__ = ["ASK", "BID", "TIMEFRAMES", "InstrumentState", "MarketState"]

@@ -1,0 +1,272 @@
+"""The app's only MQTT module: subscribes, decodes payloads and posts app messages.
+
+Widgets never see MQTT. The feed subscribes to engine presence, the instrument list, the ticker
+snapshot and the log for everything, and to book, trades and 1-minute bars for the selected
+instrument only, so the app's message rate stays low (~50/s) however fast the market is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import uuid
+from typing import Any, Protocol
+
+import aiomqtt
+from textual.app import App
+
+from engine.config.settings import Settings
+from engine.protocol import codec
+from engine.protocol.payloads import (
+    BarHistory,
+    BarUpdate,
+    BookSnapshot,
+    Command,
+    EngineStats,
+    EngineStatus,
+    Instruments,
+    LogEvent,
+    Payload,
+    Reply,
+    Tickers,
+    Trades,
+)
+from engine.protocol.topics import Topics
+from stom_tui.messages import FeedConnectionChanged, PayloadMalformed, message_for
+
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 5.0
+BAR_TIMEFRAME = "1m"
+
+QOS_EVENTS = 1
+"""Status, log and replies must not be lost."""
+QOS_MARKET = 0
+"""Conflated market state: the next flush supersedes a lost one."""
+
+
+class Feed(Protocol):
+    """Where the app's market and engine data come from (MQTT in production, a fake in tests)."""
+
+    async def run(self, app: App[Any]) -> None:
+        """Post app messages to ``app`` until cancelled (reconnecting as needed)."""
+        ...
+
+    def select_instrument(self, instrument_id: str) -> None:
+        """Follow ``instrument_id`` for book, trades and bars (and stop following the old one)."""
+        ...
+
+    async def request(
+        self, type: str, args: dict[str, Any] | None = None, timeout: float = 2.0
+    ) -> Reply:
+        """Send a command to the engine and wait for its reply; raises ``TimeoutError``."""
+        ...
+
+
+class MqttFeed:
+    """:class:`Feed` over MQTT (aiomqtt), with reconnects and exponential backoff."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.topics = Topics(settings.bus.namespace)
+        self.client_id = client_id or f"stom-app-{uuid.uuid4().hex[:12]}"
+        self.reply_topic = self.topics.reply(self.client_id)
+        self.host = host
+        self.port = port
+        self._username = username or None
+        self._password = password
+        self._tls_context = tls_context
+        self._keepalive = settings.bus.keepalive_s
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._selected: str | None = None
+        self._subscribed: str | None = None
+        self._selection_changed = asyncio.Event()
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self._fixed_routes, self._instrument_routes = self._routes()
+
+    def _routes(self) -> tuple[dict[str, type[Payload]], list[tuple[str, type[Payload]]]]:
+        """Payload type by exact topic, and by topic prefix for per-instrument topics."""
+        fixed: dict[str, type[Payload]] = {
+            self.topics.status: EngineStatus,
+            self.topics.stats: EngineStats,
+            self.topics.instruments: Instruments,
+            self.topics.tickers: Tickers,
+            self.topics.log: LogEvent,
+            self.reply_topic: Reply,
+        }
+        # An empty instrument id gives the topic prefix shared by every instrument.
+        per_instrument: list[tuple[str, type[Payload]]] = [
+            (self.topics.book(""), BookSnapshot),
+            (self.topics.trades(""), Trades),
+            (self.topics.bar(BAR_TIMEFRAME, ""), BarUpdate),
+            (self.topics.bars(BAR_TIMEFRAME, ""), BarHistory),
+        ]
+        return fixed, per_instrument
+
+    @property
+    def broker_label(self) -> str:
+        """``host:port``: never any credentials."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # --- Feed ---------------------------------------------------------------------------------
+
+    async def run(self, app: App[Any]) -> None:
+        backoff = BACKOFF_MIN_S
+        announced: bool | None = None
+        while True:
+            was_connected, reason = await self._session(app)
+            if was_connected or announced is not False:
+                app.post_message(FeedConnectionChanged(False, self.broker_label, reason))
+                announced = False
+            backoff = BACKOFF_MIN_S if was_connected else min(backoff * 2, BACKOFF_MAX_S)
+            await asyncio.sleep(backoff)
+
+    def select_instrument(self, instrument_id: str) -> None:
+        self._selected = instrument_id
+        self._selection_changed.set()
+
+    async def request(
+        self, type: str, args: dict[str, Any] | None = None, timeout: float = 2.0
+    ) -> Reply:
+        request_id = uuid.uuid4().hex
+        command = Command(id=request_id, type=type, reply_to=self.reply_topic, args=args or {})
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+                client = self._client
+                if client is None:
+                    raise ConnectionError("not connected to the broker")
+                try:
+                    await client.publish(
+                        self.topics.commands, codec.encode(command), qos=QOS_EVENTS
+                    )
+                except aiomqtt.MqttError as exc:
+                    raise ConnectionError(f"could not send {type!r}: {exc}") from exc
+                return await future
+        finally:
+            self._pending.pop(request_id, None)
+
+    # --- connection ---------------------------------------------------------------------------
+
+    async def _session(self, app: App[Any]) -> tuple[bool, str]:
+        """One connection, until it drops: (whether it connected, why it ended)."""
+        connected = False
+        reason = "connection closed"
+        try:
+            async with self._new_client() as client:
+                connected = True
+                await self._subscribe_all(client)
+                self._client = client
+                self._connected.set()
+                app.post_message(FeedConnectionChanged(True, self.broker_label))
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._receive(client, app), name="feed-receive")
+                    tasks.create_task(self._follow_selection(client), name="feed-selection")
+        except* (aiomqtt.MqttError, OSError) as errors:
+            reason = str(errors.exceptions[0]) or type(errors.exceptions[0]).__name__
+        finally:
+            self._connected.clear()
+            self._client = None
+        return connected, reason
+
+    def _new_client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.host,
+            self.port,
+            username=self._username,
+            password=self._password,
+            identifier=self.client_id,
+            keepalive=self._keepalive,
+            clean_session=True,
+            tls_context=self._tls_context,
+        )
+
+    async def _subscribe_all(self, client: aiomqtt.Client) -> None:
+        events = [self.topics.status, self.topics.log, self.reply_topic]
+        market = [self.topics.stats, self.topics.instruments, self.topics.tickers]
+        await client.subscribe(
+            [(topic, QOS_EVENTS) for topic in events] + [(topic, QOS_MARKET) for topic in market]
+        )
+        self._subscribed = None
+        await self._apply_selection(client)
+
+    def _instrument_topics(self, instrument_id: str) -> list[str]:
+        return [
+            self.topics.book(instrument_id),
+            self.topics.trades(instrument_id),
+            self.topics.bar(BAR_TIMEFRAME, instrument_id),
+            self.topics.bars(BAR_TIMEFRAME, instrument_id),
+        ]
+
+    async def _follow_selection(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._selection_changed.wait()
+            self._selection_changed.clear()
+            await self._apply_selection(client)
+
+    async def _apply_selection(self, client: aiomqtt.Client) -> None:
+        wanted = self._selected
+        if wanted == self._subscribed:
+            return
+        if self._subscribed is not None:
+            await client.unsubscribe(self._instrument_topics(self._subscribed))
+            self._subscribed = None
+        if wanted is not None:
+            topics = self._instrument_topics(wanted)
+            await client.subscribe([(topic, QOS_MARKET) for topic in topics])
+            self._subscribed = wanted
+
+    # --- messages -----------------------------------------------------------------------------
+
+    async def _receive(self, client: aiomqtt.Client, app: App[Any]) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray | str) and payload:
+                self._dispatch(app, message.topic.value, payload)
+            # An empty payload clears a retained topic: nothing to show.
+
+    def _dispatch(self, app: App[Any], topic: str, data: bytes | bytearray | str) -> None:
+        kind = self._route(topic)
+        if kind is None:
+            return
+        try:
+            payload = codec.decode(data, kind)
+        except codec.DecodeError as exc:
+            app.post_message(PayloadMalformed(topic, str(exc)))
+            return
+        if isinstance(payload, Reply):
+            future = self._pending.get(payload.id)
+            if future is not None and not future.done():
+                future.set_result(payload)
+            return
+        instrument_id = getattr(payload, "id", None)
+        if kind in _PER_INSTRUMENT and instrument_id != self._selected:
+            return  # in flight from before the selection changed
+        app.post_message(message_for(payload))
+
+    def _route(self, topic: str) -> type[Payload] | None:
+        kind = self._fixed_routes.get(topic)
+        if kind is not None:
+            return kind
+        for prefix, instrument_kind in self._instrument_routes:
+            if topic.startswith(prefix):
+                return instrument_kind
+        return None
+
+
+_PER_INSTRUMENT: frozenset[type[Payload]] = frozenset({BookSnapshot, Trades, BarUpdate, BarHistory})

@@ -1,0 +1,134 @@
+"""App-wide messages, past tense, posted by the feed to the app.
+
+Each carries a payload struct from :mod:`engine.protocol.payloads` unchanged. High-rate messages
+implement ``can_replace`` so that only the newest one per key waits in the app's queue: a slow
+frame never builds a backlog of stale market data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from engine.protocol.payloads import (
+    BarHistory,
+    BarUpdate,
+    BookSnapshot,
+    EngineStats,
+    EngineStatus,
+    Instruments,
+    LogEvent,
+    Payload,
+    Tickers,
+    Trades,
+)
+
+
+@dataclass
+class EngineStatusChanged(Message):
+    """The retained engine status changed (or was delivered on subscribe)."""
+
+    status: EngineStatus
+
+
+@dataclass
+class EngineStatsReceived(Message):
+    """The engine's once-a-second counters: also its heartbeat."""
+
+    stats: EngineStats
+
+
+@dataclass
+class InstrumentsReceived(Message):
+    """The list of instruments the engine streams."""
+
+    instruments: Instruments
+
+
+@dataclass
+class TickersUpdated(Message):
+    """A conflated snapshot of every instrument's ticker."""
+
+    tickers: Tickers
+
+    def can_replace(self, message: Message) -> bool:
+        # Each snapshot covers every instrument, so a newer one makes a queued one redundant.
+        return isinstance(message, TickersUpdated)
+
+
+@dataclass
+class BookUpdated(Message):
+    """A conflated order book snapshot of one instrument."""
+
+    book: BookSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BookUpdated) and message.book.id == self.book.id
+
+
+@dataclass
+class TradesReceived(Message):
+    """Trades of one instrument since the engine's previous flush (never conflated)."""
+
+    trades: Trades
+
+
+@dataclass
+class BarUpdated(Message):
+    """The forming bar of one instrument and the bars closed since the previous flush."""
+
+    bar: BarUpdate
+
+
+@dataclass
+class BarHistoryReceived(Message):
+    """The most recent closed bars of one instrument."""
+
+    history: BarHistory
+
+
+@dataclass
+class LogReceived(Message):
+    """A log line from the engine."""
+
+    event: LogEvent
+
+
+@dataclass
+class FeedConnectionChanged(Message):
+    """The app's connection to the broker went up or down."""
+
+    connected: bool
+    broker: str
+    reason: str | None = None
+
+
+@dataclass
+class PayloadMalformed(Message):
+    """A payload could not be decoded; it is counted and logged, never fatal."""
+
+    topic: str
+    error: str
+
+
+_MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
+    EngineStatus: (EngineStatusChanged, "status"),
+    EngineStats: (EngineStatsReceived, "stats"),
+    Instruments: (InstrumentsReceived, "instruments"),
+    Tickers: (TickersUpdated, "tickers"),
+    BookSnapshot: (BookUpdated, "book"),
+    Trades: (TradesReceived, "trades"),
+    BarUpdate: (BarUpdated, "bar"),
+    BarHistory: (BarHistoryReceived, "history"),
+    LogEvent: (LogReceived, "event"),
+}
+
+
+def message_for(payload: Payload) -> Message:
+    """The app message that carries ``payload`` (raises ``TypeError`` for commands/replies)."""
+    try:
+        message_type, field_name = _MESSAGE_FOR_PAYLOAD[type(payload)]
+    except KeyError:
+        raise TypeError(f"no app message carries a {type(payload).__name__}") from None
+    return message_type(**{field_name: payload})

@@ -1,0 +1,92 @@
+"""One always-visible line: engine state, broker, newest tick age and feed connection."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from stom_tui.formatting import format_age
+from stom_tui.health import Health
+
+_SEPARATOR = " │ "
+
+
+class StatusLine(Widget):
+    """Shows a :class:`~stom_tui.health.Health`; classes ``-offline``, ``-stale``,
+    ``-disconnected`` (and ``-waiting`` for starting/degraded states) drive its colours."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-line--state",
+        "status-line--label",
+        "status-line--value",
+        "status-line--age",
+        "status-line--feed",
+        "status-line--note",
+    }
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+    }
+    """
+
+    def __init__(self, broker: str, note: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.broker = broker
+        self.note = note
+        self.health: Health | None = None
+
+    def show(self, health: Health) -> None:
+        """Display ``health`` (cheap when nothing visible changed)."""
+        if health == self.health:
+            return
+        self.health = health
+        self.set_class(health.offline, "-offline")
+        self.set_class(health.stale, "-stale")
+        self.set_class(not health.feed_connected, "-disconnected")
+        self.set_class(not health.offline and health.state != "running", "-waiting")
+        self.refresh()
+
+    def render(self) -> Text:
+        health = self.health
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if health is None:
+            text.append(" STARTING ", self._style("state"))
+            return text
+        text.append(f" {health.state.upper()} ", self._style("state"))
+        if health.reason:
+            text.append(f" {health.reason}", self._style("label"))
+        width = self.content_size.width
+        # Most important first: later parts are left out when the line is too narrow.
+        for label, value, style in self._parts(health):
+            piece_length = len(_SEPARATOR) + len(label) + len(value)
+            if len(text) + piece_length > width:
+                break
+            text.append(_SEPARATOR, self._style("label"))
+            text.append(label, self._style("label"))
+            text.append(value, self._style(style))
+        return text
+
+    def _parts(self, health: Health) -> list[tuple[str, str, str]]:
+        if health.tick_age_ns is None:
+            age = "none yet"
+        else:
+            age = format_age(health.tick_age_ns) + (" stale" if health.stale else "")
+        parts = [
+            ("tick ", age, "age"),
+            ("feed ", "connected" if health.feed_connected else "disconnected", "feed"),
+            ("broker ", self.broker, "value"),
+        ]
+        if health.engine_id:
+            parts.append(("engine ", health.engine_id, "value"))
+        if health.ticks_per_s is not None:
+            parts.append(("", f"{health.ticks_per_s:,.0f} ticks/s", "value"))
+        if self.note:
+            parts.append(("", self.note, "note"))
+        return parts
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"status-line--{name}", partial=True)

@@ -1,0 +1,95 @@
+"""SVG snapshots of the main screen on fixed data and a frozen clock, at 80x24 and 160x48.
+
+Update with ``pytest tests/test_app_snapshots.py --snapshot-update`` only after looking at the
+new screens (render the SVGs to PNG and check the layout at both sizes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from engine.protocol.payloads import EngineStatus
+from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
+from tests.fixtures.market_payloads import ENGINE_ID, SNAPSHOT_TS_NS, snapshot_payloads
+
+SnapCompare = Callable[..., bool]
+SMALL = (80, 24)
+WIDE = (160, 48)
+
+
+@pytest.fixture(autouse=True)
+def utc_clock() -> Iterator[None]:
+    """Log timestamps are local time: pin the zone so snapshots match everywhere."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if previous is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = previous
+    time.tzset()
+
+
+def _loaded(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await load_market(pilot, under.feed)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+def test_main_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=size, run_before=_loaded(under))
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+def test_engine_offline(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    under = make_app()
+    load = _loaded(under)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await load(pilot)
+        under.feed.post(
+            EngineStatus(
+                state="offline", engine_id=ENGINE_ID, ts=SNAPSHOT_TS_NS, reason="connection lost"
+            )
+        )
+        await settle(pilot)
+
+    assert snap_compare(under.app, terminal_size=size, run_before=run_before)
+
+
+def test_log_in_the_charts_place_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=_loaded(under, "l"))
+
+
+def test_help_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    run_before = _loaded(under, "question_mark")
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_second_instrument_at_160x48(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    load = _loaded(under, "down", "down", "down")
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await load(pilot)
+        # The fake feed does not resend per-instrument data on selection; post it again.
+        under.feed.post_all(p for p in snapshot_payloads() if getattr(p, "id", "") == "005930.SIM")
+        await settle(pilot)
+        under.app.chart.flush()
+        await pilot.pause()
+
+    assert snap_compare(under.app, terminal_size=WIDE, run_before=run_before)
