@@ -66,19 +66,21 @@ class EngineBus:
         offline.reason = "connection to the broker lost (last will)"
         return aiomqtt.Will(self.topics.status, encode(offline), qos=1, retain=True)
 
-    def _new_client(self) -> aiomqtt.Client:
+    def _new_client(self, *, role: str = "", will: bool = True) -> aiomqtt.Client:
         return mqtt_client(
             self.bus,
             self.address,
             self._password,
-            identifier=f"stom-engine-{self.engine_id}",
-            will=self._will(),
+            identifier=f"stom-engine-{self.engine_id}{role}",
+            will=self._will() if will else None,
         )
 
     async def connect_once(self) -> None:
         """Fail fast with a clear message if the broker cannot be reached at start."""
+        # Its own client id and no will: reusing the session's id could let the broker see this
+        # probe's close after the real session's connect (a takeover) and fire a stale will.
         try:
-            async with self._new_client():
+            async with self._new_client(role="-probe", will=False):
                 pass
         except aiomqtt.MqttError as exc:
             raise ConnectionError(describe_mqtt_error(exc, self.address)) from None
@@ -103,6 +105,13 @@ class EngineBus:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
             backoff = min(backoff * 2, 5.0)
+        await self._say_stopped()
+
+    async def _say_stopped(self) -> None:
+        """Stopped while disconnected: one short try so the retained status is not a will."""
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError, OSError):
+            async with asyncio.timeout(2.0), self._new_client(role="-stop", will=False) as client:
+                await self._publish_status(client, "stopped")
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         await client.subscribe(self.topics.commands, qos=1)
