@@ -207,5 +207,19 @@ class Reply(Payload, kw_only=True):
     result: dict[str, Any] | None = None
 
 
-COMMAND_TYPES = ("ping", "status", "subscribe", "unsubscribe")
+COMMAND_TYPES = (
+    "ping",
+    "status",
+    "order.submit",
+    "order.cancel",
+    "order.cancel_all",
+    "order.replace",
+    "orders",
+    "positions",
+    "kill",
+    "kill.reset",
+    "arm",
+    "disarm",
+    "protect",
+)
 """Command types this engine version understands; others are rejected with a reason."""

@@ -61,6 +61,34 @@ class Topics:
         """Retained history of closed bars, republished when a bar closes."""
         return f"{self.root}/md/bars/{timeframe}/{instrument_id}"
 
+    # trading state and events
+    @property
+    def orders(self) -> str:
+        """Retained snapshot of open and recent orders."""
+        return f"{self.root}/oms/orders"
+
+    @property
+    def order_events(self) -> str:
+        """Ordered order events and fills (not retained)."""
+        return f"{self.root}/oms/events"
+
+    @property
+    def positions(self) -> str:
+        return f"{self.root}/oms/positions"
+
+    @property
+    def account(self) -> str:
+        return f"{self.root}/oms/account"
+
+    @property
+    def reconciliation(self) -> str:
+        return f"{self.root}/oms/reconcile"
+
+    @property
+    def risk(self) -> str:
+        """Retained risk state: kill switch, arming, paused instruments, limits."""
+        return f"{self.root}/risk/state"
+
     # events and commands
     @property
     def log(self) -> str:

@@ -1,0 +1,285 @@
+"""Orders: their vocabulary, the events that move them, and the state machine.
+
+Every change to an order is an event (past tense, immutable). :meth:`Order.apply` is the only way
+to change an order, so the journal (a list of events) rebuilds every order exactly, and an event
+that does not fit the order's state raises :class:`InvalidTransition` instead of corrupting it.
+Prices and quantities are raw integers (see :mod:`engine.domain`); a fill's fee is raw at the
+notional scale ``price_precision + size_precision`` (see :mod:`engine.domain.fees`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+import msgspec
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+    @property
+    def opposite(self) -> OrderSide:
+        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    """Good till cancelled: rests on the book."""
+    IOC = "ioc"
+    """Immediate or cancel: fills what it can now, the rest expires."""
+    FOK = "fok"
+    """Fill or kill: fills entirely now, or not at all."""
+
+
+class OrderStatus(StrEnum):
+    SUBMITTED = "submitted"
+    """Passed risk and sent; the venue has not answered yet."""
+    ACCEPTED = "accepted"
+    """Working on the venue."""
+    PARTIALLY_FILLED = "partially_filled"
+    PENDING_CANCEL = "pending_cancel"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    """IOC/FOK remainder, or a market order's unfilled rest."""
+    REJECTED = "rejected"
+    """Refused by the venue (or the paper broker)."""
+    DENIED = "denied"
+    """Refused by STOM's risk checks before it left."""
+
+    @property
+    def is_open(self) -> bool:
+        return self in _OPEN
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in _OPEN
+
+
+_OPEN = frozenset(
+    {
+        OrderStatus.SUBMITTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.PENDING_CANCEL,
+    }
+)
+
+Liquidity = Literal["maker", "taker"]
+
+
+class InvalidTransition(ValueError):
+    """An event that does not fit the order's current state."""
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
+    """Base of every order event; ``ts`` is integer ns UTC from the engine's clock."""
+
+    ts: int
+    client_order_id: str
+
+
+class OrderSubmitted(OrderEvent, frozen=True, kw_only=True, tag="submitted"):
+    instrument_id: str
+    side: OrderSide
+    order_type: OrderType
+    time_in_force: TimeInForce
+    quantity_raw: int
+    price_raw: int
+    """Limit price; for a market order, 0."""
+    strategy_id: str = "manual"
+    replaces: str | None = None
+    """The order this one replaces (cancel/replace), if any."""
+
+
+class OrderDenied(OrderSubmitted, frozen=True, kw_only=True, tag="denied"):
+    """Risk refused the order before it left: it carries the whole order and the rule."""
+
+    rule: str
+    reason: str
+
+
+class OrderAccepted(OrderEvent, frozen=True, kw_only=True, tag="accepted"):
+    venue_order_id: str
+
+
+class OrderRejected(OrderEvent, frozen=True, kw_only=True, tag="rejected"):
+    reason: str
+
+
+class OrderFilled(OrderEvent, frozen=True, kw_only=True, tag="filled"):
+    trade_id: str
+    price_raw: int
+    quantity_raw: int
+    fee_raw: int
+    liquidity: Liquidity
+
+
+class OrderPendingCancel(OrderEvent, frozen=True, kw_only=True, tag="pending_cancel"):
+    pass
+
+
+class OrderCanceled(OrderEvent, frozen=True, kw_only=True, tag="canceled"):
+    reason: str = "cancelled"
+
+
+class OrderCancelRejected(OrderEvent, frozen=True, kw_only=True, tag="cancel_rejected"):
+    reason: str
+
+
+class OrderExpired(OrderEvent, frozen=True, kw_only=True, tag="expired"):
+    reason: str
+
+
+AnyOrderEvent = (
+    OrderSubmitted
+    | OrderDenied
+    | OrderAccepted
+    | OrderRejected
+    | OrderFilled
+    | OrderPendingCancel
+    | OrderCanceled
+    | OrderCancelRejected
+    | OrderExpired
+)
+
+
+# --- the order ------------------------------------------------------------------------------
+
+
+class Order:
+    """One order's current state, built only from its events (see :meth:`apply`)."""
+
+    __slots__ = (
+        "client_order_id",
+        "fee_raw",
+        "filled_notional_raw",
+        "filled_raw",
+        "instrument_id",
+        "order_type",
+        "price_raw",
+        "quantity_raw",
+        "reason",
+        "replaces",
+        "side",
+        "status",
+        "strategy_id",
+        "time_in_force",
+        "ts_created",
+        "ts_last",
+        "venue_order_id",
+    )
+
+    def __init__(self, submitted: OrderSubmitted) -> None:
+        self.client_order_id = submitted.client_order_id
+        self.instrument_id = submitted.instrument_id
+        self.side = submitted.side
+        self.order_type = submitted.order_type
+        self.time_in_force = submitted.time_in_force
+        self.quantity_raw = submitted.quantity_raw
+        self.price_raw = submitted.price_raw
+        self.strategy_id = submitted.strategy_id
+        self.replaces = submitted.replaces
+        self.ts_created = self.ts_last = submitted.ts
+        self.status = OrderStatus.SUBMITTED
+        self.filled_raw = 0
+        self.filled_notional_raw = 0
+        """Sum of fill price x fill quantity, raw at the notional scale."""
+        self.fee_raw = 0
+        self.venue_order_id: str | None = None
+        self.reason: str | None = None
+        if isinstance(submitted, OrderDenied):
+            self.status = OrderStatus.DENIED
+            self.reason = f"{submitted.rule}: {submitted.reason}"
+
+    @property
+    def leaves_raw(self) -> int:
+        """Quantity still open (0 once the order is terminal)."""
+        return self.quantity_raw - self.filled_raw if self.status.is_open else 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    def apply(self, event: AnyOrderEvent) -> None:
+        """Move the order by one event; raises :class:`InvalidTransition` if it does not fit."""
+        if event.client_order_id != self.client_order_id:
+            raise InvalidTransition(
+                f"event for {event.client_order_id} applied to order {self.client_order_id}"
+            )
+        status = self.status
+        if isinstance(event, OrderFilled):
+            if not status.is_open:
+                raise self._invalid(event)
+            if event.quantity_raw <= 0 or event.quantity_raw > self.quantity_raw - self.filled_raw:
+                raise InvalidTransition(
+                    f"order {self.client_order_id}: fill of {event.quantity_raw} exceeds the "
+                    f"open quantity {self.quantity_raw - self.filled_raw}"
+                )
+            self.filled_raw += event.quantity_raw
+            self.filled_notional_raw += event.price_raw * event.quantity_raw
+            self.fee_raw += event.fee_raw
+            if self.filled_raw == self.quantity_raw:
+                self.status = OrderStatus.FILLED
+            elif status is not OrderStatus.PENDING_CANCEL:
+                self.status = OrderStatus.PARTIALLY_FILLED
+        elif isinstance(event, OrderAccepted):
+            if status is not OrderStatus.SUBMITTED:
+                raise self._invalid(event)
+            self.venue_order_id = event.venue_order_id
+            self.status = OrderStatus.ACCEPTED
+        elif isinstance(event, OrderRejected):
+            if status is not OrderStatus.SUBMITTED:
+                raise self._invalid(event)
+            self.status = OrderStatus.REJECTED
+            self.reason = event.reason
+        elif isinstance(event, OrderPendingCancel):
+            if not status.is_open or status is OrderStatus.SUBMITTED:
+                raise self._invalid(event)
+            self.status = OrderStatus.PENDING_CANCEL
+        elif isinstance(event, OrderCanceled | OrderExpired):
+            if not status.is_open:
+                raise self._invalid(event)
+            self.status = (
+                OrderStatus.CANCELED if isinstance(event, OrderCanceled) else OrderStatus.EXPIRED
+            )
+            self.reason = event.reason
+        elif isinstance(event, OrderCancelRejected):
+            if status is not OrderStatus.PENDING_CANCEL:
+                raise self._invalid(event)
+            self.status = OrderStatus.PARTIALLY_FILLED if self.filled_raw else OrderStatus.ACCEPTED
+            self.reason = event.reason
+        else:  # OrderSubmitted / OrderDenied only create orders
+            raise self._invalid(event)
+        self.ts_last = event.ts
+
+    def _invalid(self, event: OrderEvent) -> InvalidTransition:
+        kind = type(event).__name__
+        return InvalidTransition(
+            f"order {self.client_order_id}: {kind} is not valid in state {self.status.value}"
+        )
+
+
+def order_from_events(events: list[AnyOrderEvent]) -> Order:
+    """Rebuild one order from its events, first to last."""
+    first = events[0]
+    if not isinstance(first, OrderSubmitted):
+        raise InvalidTransition(f"order {first.client_order_id} does not start with a submission")
+    order = Order(first)
+    for event in events[1:]:
+        order.apply(event)
+    return order
