@@ -90,6 +90,59 @@ class DataSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Data directory (Parquet ticks, journal, results); relative to the working directory."""
 
 
+class PaperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Paper trading: the starting account and the fill model's latencies."""
+
+    balances: dict[str, str] = msgspec.field(default_factory=lambda: {"KRW": "100000000"})
+    """Starting cash per currency, exact decimal text. Used when the journal is new."""
+    order_latency_ms: float = 20.0
+    """Submit to accept: an order reaches the paper book this long after it is sent."""
+    market_data_latency_ms: float = 0.0
+    """Backtests: strategies see market data this long after the fill model does."""
+    allow_short: bool = False
+    """Let sells exceed the held quantity (spot venues do not; leave off to match them)."""
+
+
+class RiskSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Pre-trade limits and post-trade trips. Money limits are per quote currency."""
+
+    price_band_pct: str = "5"
+    """Limit prices further than this from the last trade (or mid) are denied."""
+    max_order_notional: dict[str, str] = msgspec.field(default_factory=lambda: {"KRW": "50000000"})
+    """Largest single order value per quote currency."""
+    max_position_notional: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"KRW": "100000000"}
+    )
+    """Largest position value per instrument, per quote currency."""
+    max_gross_exposure: dict[str, str] = msgspec.field(default_factory=lambda: {"KRW": "300000000"})
+    """Largest sum of all position values plus open order values, per quote currency."""
+    max_open_orders: int = 50
+    """Open orders allowed at once, all instruments."""
+    max_orders_per_second: int = 20
+    """Order submissions allowed in any one-second window."""
+    daily_loss_limit: dict[str, str] = msgspec.field(default_factory=lambda: {"KRW": "5000000"})
+    """Realized plus unrealized loss since the day began that trips the kill switch."""
+    max_drawdown: dict[str, str] = msgspec.field(default_factory=lambda: {"KRW": "10000000"})
+    """Fall from the day's equity peak that trips the kill switch."""
+    stale_feed_s: float = 5.0
+    """Entries on an instrument pause when its feed has been silent this long."""
+    stop_loss_pct: str = "0"
+    """Default protective stop for new positions, percent from entry (0: none)."""
+    take_profit_pct: str = "0"
+    """Default take-profit for new positions, percent from entry (0: none)."""
+    trailing_stop_pct: str = "0"
+    """Default trailing stop for new positions, percent below the best price since entry."""
+
+
+class JournalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The SQLite journal of commands, order events, fills, positions and risk state."""
+
+    file: str = ""
+    """Empty: ``<data.dir>/journal-<namespace>.sqlite``."""
+    synchronous: str = "normal"
+    """``normal`` survives a killed engine; ``full`` also survives power loss (slower)."""
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole configuration."""
 
@@ -99,3 +152,6 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     app: AppSettings = msgspec.field(default_factory=AppSettings)
     secrets: SecretsSettings = msgspec.field(default_factory=SecretsSettings)
     data: DataSettings = msgspec.field(default_factory=DataSettings)
+    paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
+    risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
+    journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
