@@ -18,7 +18,15 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class CommandRejected(Exception):
-    """A command that cannot be carried out; the message is the reason sent back."""
+    """A command that cannot be carried out; the message is the reason sent back.
+
+    ``result`` rides along in the rejection when the caller needs it (a risk denial carries the
+    denied order).
+    """
+
+    def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.result = result
 
 
 class CommandRouter:
@@ -50,7 +58,7 @@ class CommandRouter:
         try:
             result = await handler(command.args)
         except CommandRejected as exc:
-            return self._reject(command.id, command.type, str(exc))
+            return self._reject(command.id, command.type, str(exc), exc.result)
         except Exception as exc:
             # A bug in a handler must not take the engine down; the caller still gets its reply.
             log.exception("command %s (%s) failed", command.id, command.type)
@@ -88,9 +96,16 @@ class CommandRouter:
         self.rejected += 1
         return None
 
-    def _reject(self, request_id: str, type_: str, reason: str) -> p.Reply:
+    def _reject(
+        self, request_id: str, type_: str, reason: str, result: dict[str, Any] | None = None
+    ) -> p.Reply:
         self.rejected += 1
         log.info("rejected command %s (%s): %s", request_id, type_, reason)
         return p.Reply(
-            id=request_id, type=type_, status="rejected", ts=self.clock.now_ns(), reason=reason
+            id=request_id,
+            type=type_,
+            status="rejected",
+            ts=self.clock.now_ns(),
+            reason=reason,
+            result=result,
         )

@@ -27,6 +27,9 @@ from engine.domain.market_data import MarketBatch
 from engine.log_bridge import BusLogHandler
 from engine.market_publisher import MarketPublisher
 from engine.market_state import MarketState
+from engine.oms.publisher import OmsPublisher
+from engine.oms.startup import open_trading_core
+from engine.oms.trading_commands import TradingCommands
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
@@ -72,6 +75,14 @@ class EngineNode:
         self.commands = CommandRouter(self.topics, self.clock)
         self.commands.register("ping", self._cmd_ping)
         self.commands.register("status", self._cmd_status)
+        self.trading = open_trading_core(settings, self.market, self.clock)
+        self.oms_publisher = OmsPublisher(self.trading.oms, self.outbox, self.topics)
+        self.oms_publisher.publish_reconciliation(
+            self.clock.now_ns(), "SIM", self.trading.differences
+        )
+        TradingCommands(self.trading.oms, self.clock, live_venues=frozenset()).register(
+            self.commands
+        )
         self.bus = EngineBus(
             settings.bus,
             address,
@@ -102,6 +113,10 @@ class EngineNode:
         )
         for position, index in enumerate(indexes):
             self.market.at(index).prev_close = simulator.prev_close_raw(position)
+        # The book is there before anything reads it (restored orders estimate their queue).
+        batch = MarketBatch()
+        simulator.snapshot(batch)
+        self.market.apply(batch)
         return simulator
 
     @property
@@ -142,7 +157,9 @@ class EngineNode:
         )
 
     def _before_flush(self) -> None:
-        self.publisher.collect(self.outbox, self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.publisher.collect(self.outbox, now)
+        self.oms_publisher.collect(now)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -163,13 +180,15 @@ class EngineNode:
         if simulator is None:
             return
         batch = MarketBatch()
-        simulator.snapshot(batch)
-        self.market.apply(batch)
-        batch.clear()
         clock, apply, step = self.clock, self.market.apply, simulator.step
+        exchange, pump = self.trading.exchange, self.trading.oms.pump
         while True:
-            step(clock.now_ns(), batch)
+            now = clock.now_ns()
+            step(now, batch)
             apply(batch)
+            if exchange.has_work:
+                exchange.on_batch(batch)
+            pump(now)
             batch.clear()
             await asyncio.sleep(MARKET_STEP_S)
 
@@ -205,4 +224,5 @@ class EngineNode:
                 market.cancel()
                 stats.cancel()
         finally:
+            self.trading.journal.close()
             logging.getLogger("stom").removeHandler(handler)

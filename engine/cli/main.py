@@ -11,6 +11,8 @@ from typing import Any
 
 from engine import __version__
 
+TRADING_COMMANDS = ("order", "cancel", "orders", "positions", "kill")
+
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", parents=[common], help="the market simulator")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND", required=True)
     sim_sub.add_parser("list", parents=[common], help="list the simulator's instruments")
+    from engine.cli.trading_command import add_trading_parsers
+
+    add_trading_parsers(sub, common)
     return parser
 
 
@@ -98,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli.status_command import run_status
 
         return run_status(settings, as_json=args.json)
+    if command in TRADING_COMMANDS:
+        from engine.cli.trading_command import run_trading
+
+        return run_trading(settings, args)
     if command == "sim":
         from engine.cli.sim_command import run_sim_list
 

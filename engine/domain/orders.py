@@ -238,17 +238,21 @@ class Order:
             elif status is not OrderStatus.PENDING_CANCEL:
                 self.status = OrderStatus.PARTIALLY_FILLED
         elif isinstance(event, OrderAccepted):
-            if status is not OrderStatus.SUBMITTED:
+            # A cancel may be sent before the venue has acknowledged the order.
+            if status not in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
+                raise self._invalid(event)
+            if self.venue_order_id is not None:
                 raise self._invalid(event)
             self.venue_order_id = event.venue_order_id
-            self.status = OrderStatus.ACCEPTED
+            if status is OrderStatus.SUBMITTED:
+                self.status = OrderStatus.ACCEPTED
         elif isinstance(event, OrderRejected):
-            if status is not OrderStatus.SUBMITTED:
+            if status not in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
                 raise self._invalid(event)
             self.status = OrderStatus.REJECTED
             self.reason = event.reason
         elif isinstance(event, OrderPendingCancel):
-            if not status.is_open or status is OrderStatus.SUBMITTED:
+            if not status.is_open or status is OrderStatus.PENDING_CANCEL:
                 raise self._invalid(event)
             self.status = OrderStatus.PENDING_CANCEL
         elif isinstance(event, OrderCanceled | OrderExpired):
@@ -261,7 +265,12 @@ class Order:
         elif isinstance(event, OrderCancelRejected):
             if status is not OrderStatus.PENDING_CANCEL:
                 raise self._invalid(event)
-            self.status = OrderStatus.PARTIALLY_FILLED if self.filled_raw else OrderStatus.ACCEPTED
+            if self.filled_raw:
+                self.status = OrderStatus.PARTIALLY_FILLED
+            elif self.venue_order_id is None:
+                self.status = OrderStatus.SUBMITTED
+            else:
+                self.status = OrderStatus.ACCEPTED
             self.reason = event.reason
         else:  # OrderSubmitted / OrderDenied only create orders
             raise self._invalid(event)

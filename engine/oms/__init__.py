@@ -1,0 +1,1 @@
+"""Order management: requests in, risk, journal, venue, and orders/positions/account out."""

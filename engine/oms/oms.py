@@ -1,0 +1,487 @@
+"""The order management system: the one place where orders change.
+
+Flow (docs/trading-core.md): request → pre-trade risk → journal → venue; venue events → order state
+machine → positions and account → journal → bus. Everything here is synchronous and runs on the
+engine's event loop, so a command and the market loop never interleave inside an operation; the
+journal commit (SQLite WAL) sits on that path on purpose: an order does not leave, and no one hears
+of an event, before it is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+
+from engine.domain.fixed_point import format_raw, from_raw
+from engine.domain.ids import InstrumentId
+from engine.domain.instrument import Instrument
+from engine.domain.orders import (
+    AnyOrderEvent,
+    InvalidTransition,
+    Order,
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderSubmitted,
+    OrderType,
+    TimeInForce,
+)
+from engine.domain.positions import Position
+from engine.journal import Journal
+from engine.market_state import InstrumentState, MarketState
+from engine.oms.account import PaperAccount
+from engine.oms.order_requests import BadRequest, OrderRequest
+from engine.paper import PaperExchange
+from engine.risk import PostTradeRisk, PreTradeRisk, ProtectiveExits, RiskLimits, RiskState
+
+log = logging.getLogger("stom.oms")
+
+CHECK_INTERVAL_NS = 100_000_000
+"""Protective exits, the feed-staleness view and post-trade limits are checked this often."""
+
+OrderListener = Callable[[AnyOrderEvent, Order], None]
+
+
+class Oms:
+    """Orders, positions and the paper account of one engine, rebuilt from the journal."""
+
+    def __init__(
+        self,
+        *,
+        market: MarketState,
+        exchange: PaperExchange,
+        journal: Journal,
+        account: PaperAccount,
+        pre_trade: PreTradeRisk,
+        post_trade: PostTradeRisk,
+        exits: ProtectiveExits,
+        risk_state: RiskState,
+        limits: RiskLimits,
+    ) -> None:
+        self.market = market
+        self.exchange = exchange
+        self.journal = journal
+        self.account = account
+        self.pre_trade = pre_trade
+        self.post_trade = post_trade
+        self.exits = exits
+        self.risk_state = risk_state
+        self.limits = limits
+        self.stale_feed_ns = limits.stale_feed_ns
+        self.band_pct = limits.price_band_pct
+        self.orders: dict[str, Order] = {}
+        self.open: dict[str, Order] = {}
+        self.positions: dict[str, Position] = {}
+        self.listeners: list[OrderListener] = []
+        """Called after each event is journaled and applied (the bus publisher, the log)."""
+        self.on_state_change: Callable[[], None] = lambda: None
+        """Called when risk state, exits or the account change outside an order event."""
+        self.view = OmsRiskView(self)
+        self._next_check_ns = 0
+        self._id_counter = 0
+        self._id_base = journal.last_seq() + 1
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def instrument(self, instrument_id: str) -> Instrument | None:
+        state = self.market_state(instrument_id)
+        return state.instrument if state is not None else None
+
+    def market_state(self, instrument_id: str) -> InstrumentState | None:
+        return self.market.get(InstrumentId(instrument_id)) if _valid_id(instrument_id) else None
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def submit(
+        self, request: OrderRequest, now_ns: int, *, replaces: str | None = None
+    ) -> tuple[Order, bool]:
+        """Submit (or deny) an order; returns it and whether it is new (False: a repeat id)."""
+        coid = request.client_order_id
+        if coid is not None and coid in self.orders:
+            return self.orders[coid], False
+        submitted = OrderSubmitted(
+            ts=now_ns,
+            client_order_id=coid or self._new_id(),
+            instrument_id=str(request.instrument.id),
+            side=request.side,
+            order_type=request.order_type,
+            time_in_force=request.time_in_force,
+            quantity_raw=request.quantity_raw,
+            price_raw=request.price_raw,
+            strategy_id=request.strategy_id,
+            replaces=replaces,
+        )
+        denial = self.pre_trade.check(submitted, self.view, now_ns)
+        if denial is not None:
+            denied = OrderDenied(
+                **{field: getattr(submitted, field) for field in submitted.__struct_fields__},
+                rule=denial.rule,
+                reason=denial.reason,
+            )
+            self.journal.append([denied])
+            order = Order(denied)
+            self.orders[order.client_order_id] = order
+            log.warning(
+                "order %s denied by risk (%s): %s",
+                order.client_order_id,
+                denial.rule,
+                denial.reason,
+            )
+            self._emit(denied, order)
+            return order, True
+        self.journal.append([submitted])
+        order = Order(submitted)
+        self.orders[order.client_order_id] = order
+        self.open[order.client_order_id] = order
+        self.account.lock(order, request.instrument, self.lock_price(order, request.instrument))
+        self.exchange.submit(order, now_ns)
+        self._emit(submitted, order)
+        return order, True
+
+    def cancel(self, client_order_id: str, now_ns: int, *, reason: str = "") -> Order:
+        order = self.orders.get(client_order_id)
+        if order is None:
+            raise BadRequest(f"unknown order id {client_order_id!r}")
+        if not order.is_open:
+            raise BadRequest(f"order {client_order_id} is already {order.status.value}")
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return order
+        event = OrderPendingCancel(ts=now_ns, client_order_id=client_order_id)
+        self.journal.append([event])
+        order.apply(event)
+        self.exchange.cancel(client_order_id, now_ns)
+        self._emit(event, order)
+        if reason:
+            log.info("cancelling %s: %s", client_order_id, reason)
+        return order
+
+    def cancel_all(self, now_ns: int, instrument_id: str | None = None) -> list[str]:
+        ids = [
+            order.client_order_id
+            for order in list(self.open.values())
+            if order.status is not OrderStatus.PENDING_CANCEL
+            and (instrument_id is None or order.instrument_id == instrument_id)
+        ]
+        for client_order_id in ids:
+            self.cancel(client_order_id, now_ns)
+        return ids
+
+    def replace(
+        self, client_order_id: str, now_ns: int, *, price_raw: int | None, quantity_raw: int | None
+    ) -> Order:
+        """Cancel/replace: the new order passes risk first; a denial leaves the old one working."""
+        old = self.orders.get(client_order_id)
+        if old is None:
+            raise BadRequest(f"unknown order id {client_order_id!r}")
+        if not old.is_open or old.status is OrderStatus.PENDING_CANCEL:
+            raise BadRequest(f"order {client_order_id} is {old.status.value}: nothing to replace")
+        if old.order_type is not OrderType.LIMIT:
+            raise BadRequest(f"order {client_order_id} is a market order: nothing to replace")
+        instrument = self.instrument(old.instrument_id)
+        assert instrument is not None
+        request = OrderRequest(
+            instrument=instrument,
+            side=old.side,
+            order_type=old.order_type,
+            time_in_force=old.time_in_force,
+            quantity_raw=quantity_raw if quantity_raw is not None else old.leaves_raw,
+            price_raw=price_raw if price_raw is not None else old.price_raw,
+            strategy_id=old.strategy_id,
+        )
+        # The old order's reservation and open-order slot would count twice against the new one.
+        self.open.pop(client_order_id)
+        self.account.release(client_order_id)
+        try:
+            new, _ = self.submit(request, now_ns, replaces=client_order_id)
+        finally:
+            self.open[client_order_id] = old
+            if old.is_open:
+                self.account.lock(old, instrument, self.lock_price(old, instrument))
+        if new.status is not OrderStatus.DENIED:
+            self.cancel(client_order_id, now_ns, reason=f"replaced by {new.client_order_id}")
+        return new
+
+    def kill(self, now_ns: int, *, flatten: bool, reason: str) -> tuple[list[str], list[str]]:
+        """Kill switch: block entries, cancel every open order, optionally flatten positions."""
+        self.risk_state.trip(reason)
+        self.journal.append([], state={"risk": self.risk_state.to_dict()})
+        log.warning("KILL SWITCH: %s", reason)
+        canceled = self.cancel_all(now_ns)
+        flattened: list[str] = []
+        if flatten:
+            for position in list(self.positions.values()):
+                order = self._close_position(position, now_ns, "kill")
+                if order is not None:
+                    flattened.append(order.client_order_id)
+        self.on_state_change()
+        return canceled, flattened
+
+    def reset_kill(self) -> None:
+        self.risk_state.reset_kill()
+        self.journal.append([], state={"risk": self.risk_state.to_dict()})
+        log.warning("kill switch reset: entries allowed again")
+        self.on_state_change()
+
+    def set_armed(self, venue: str, *, armed: bool) -> None:
+        if armed:
+            self.risk_state.arm(venue)
+        else:
+            self.risk_state.disarm(venue)
+        self.journal.append([], state={"risk": self.risk_state.to_dict()})
+        log.warning("%s %s for live orders", venue, "ARMED" if armed else "disarmed")
+        self.on_state_change()
+
+    def protect(
+        self,
+        instrument_id: str,
+        *,
+        stop_loss_raw: int | None,
+        take_profit_raw: int | None,
+        trailing_pct: Decimal | None,
+    ) -> None:
+        self.exits.set(
+            instrument_id,
+            stop_loss_raw=stop_loss_raw,
+            take_profit_raw=take_profit_raw,
+            trailing_pct=trailing_pct,
+        )
+        self.journal.append([], state={"exits": self.exits.to_dict()})
+        self.on_state_change()
+
+    def exit_levels(self, instrument_id: str) -> tuple[int | None, int | None, int | None]:
+        levels = self.exits.levels(instrument_id)
+        if levels is None:
+            return (None, None, None)
+        return (levels.stop_loss_raw, levels.take_profit_raw, levels.trailing_stop_raw)
+
+    def _close_position(self, position: Position, now_ns: int, why: str) -> Order | None:
+        if position.is_flat:
+            return None
+        instrument = self.instrument(position.instrument_id)
+        if instrument is None:
+            return None
+        side = OrderSide.SELL if position.quantity_raw > 0 else OrderSide.BUY
+        request = OrderRequest(
+            instrument=instrument,
+            side=side,
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC,
+            quantity_raw=abs(position.quantity_raw),
+            price_raw=0,
+            strategy_id=why,
+        )
+        order, _ = self.submit(request, now_ns)
+        return order
+
+    # --- venue events ------------------------------------------------------------------------
+
+    def pump(self, now_ns: int) -> None:
+        """Run the venue up to ``now_ns`` and take in its events; periodic risk checks."""
+        exchange = self.exchange
+        exchange.advance(now_ns)
+        events = exchange.drain()
+        if events:
+            self.apply_venue_events(events)
+        if now_ns >= self._next_check_ns:
+            self._next_check_ns = now_ns + CHECK_INTERVAL_NS
+            self._periodic(now_ns)
+
+    def apply_venue_events(self, events: list[AnyOrderEvent]) -> None:
+        applied: list[tuple[AnyOrderEvent, Order]] = []
+        touched: dict[str, Position] = {}
+        for event in events:
+            order = self.orders.get(event.client_order_id)
+            if order is None:
+                log.error("venue event for unknown order %s ignored", event.client_order_id)
+                continue
+            try:
+                order.apply(event)
+            except InvalidTransition as exc:
+                log.error("venue event ignored: %s", exc)
+                continue
+            applied.append((event, order))
+            if isinstance(event, OrderFilled):
+                touched[order.instrument_id] = self._on_fill(order, event)
+            if not order.is_open:
+                self.open.pop(order.client_order_id, None)
+                self.account.release(order.client_order_id)
+        if not applied:
+            return
+        state: dict[str, object] = {}
+        for instrument_id, position in touched.items():
+            instrument = self.instrument(instrument_id)
+            if instrument is not None:
+                self.exits.on_position(instrument_id, position, instrument)
+        if touched:
+            state["exits"] = self.exits.to_dict()
+        self.journal.append(
+            [event for event, _ in applied],
+            positions=[(position, "paper") for position in touched.values()],
+            state=state,
+        )
+        for event, order in applied:
+            self._emit(event, order)
+            if isinstance(event, OrderFilled):
+                self._log_fill(event, order)
+            elif isinstance(event, OrderRejected | OrderExpired):
+                log.warning("order %s %s: %s", order.client_order_id, order.status, event.reason)
+            elif isinstance(event, OrderCanceled):
+                log.info("order %s cancelled", order.client_order_id)
+
+    def _on_fill(self, order: Order, fill: OrderFilled) -> Position:
+        position = self.positions.get(order.instrument_id)
+        if position is None:
+            position = self.positions[order.instrument_id] = Position(order.instrument_id)
+        position.apply_fill(order.side, fill.price_raw, fill.quantity_raw, fill.fee_raw, fill.ts)
+        instrument = self.instrument(order.instrument_id)
+        if instrument is not None:
+            self.account.on_fill(order, instrument, fill.price_raw, fill.quantity_raw, fill.fee_raw)
+        return position
+
+    def _log_fill(self, fill: OrderFilled, order: Order) -> None:
+        instrument = self.instrument(order.instrument_id)
+        if instrument is None:
+            return
+        scale = instrument.price_precision + instrument.size_precision
+        log.info(
+            "FILL %s %s %s @ %s fee %s %s (%s) order %s",
+            order.side.value,
+            instrument.format_size(fill.quantity_raw),
+            order.instrument_id,
+            instrument.format_price(fill.price_raw),
+            format_raw(fill.fee_raw, scale),
+            instrument.quote_currency,
+            fill.liquidity,
+            order.client_order_id,
+        )
+
+    # --- periodic risk -----------------------------------------------------------------------
+
+    def _periodic(self, now_ns: int) -> None:
+        changed = self._update_paused(now_ns)
+        for instrument_id, position in list(self.positions.items()):
+            if position.is_flat:
+                continue
+            state = self.market_state(instrument_id)
+            if state is None:
+                continue
+            signal = self.exits.check(instrument_id, position, state)
+            if signal is not None:
+                log.warning("protective exit on %s: %s", instrument_id, signal.reason)
+                self._close_position(position, now_ns, "exit")
+                changed = True
+        trip = self.post_trade.update(now_ns, self.equity_by_currency())
+        if trip is not None and not self.risk_state.kill_switch:
+            self.kill(now_ns, flatten=False, reason=trip)
+        elif trip is not None:
+            self.journal.append([], state={"risk": self.risk_state.to_dict()})
+        if changed:
+            self.on_state_change()
+
+    def _update_paused(self, now_ns: int) -> bool:
+        paused = self.risk_state.paused
+        before = dict(paused)
+        for state in self.market:
+            instrument_id = str(state.instrument.id)
+            silent_ns = now_ns - state.ts_event
+            if state.ts_event and silent_ns > self.stale_feed_ns:
+                paused[instrument_id] = f"no market data for {silent_ns / 1e9:.1f} s"
+            else:
+                paused.pop(instrument_id, None)
+        return paused.keys() != before.keys()
+
+    def equity_by_currency(self) -> dict[str, Decimal]:
+        """Realized minus fees plus unrealized PnL, per quote currency, over all positions."""
+        equity: dict[str, Decimal] = {}
+        for instrument_id, position in self.positions.items():
+            state = self.market_state(instrument_id)
+            if state is None:
+                continue
+            instrument = state.instrument
+            raw = (
+                position.realized_raw
+                - position.fees_raw
+                + position.unrealized_raw(self.mark_price(state))
+            )
+            scale = instrument.price_precision + instrument.size_precision
+            currency = instrument.quote_currency
+            equity[currency] = equity.get(currency, Decimal(0)) + from_raw(raw, scale)
+        return equity
+
+    @staticmethod
+    def mark_price(state: InstrumentState) -> int:
+        if state.best_bid and state.best_ask:
+            return (state.best_bid + state.best_ask) // 2
+        return state.last_price
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def lock_price(self, order: Order, instrument: Instrument) -> int:
+        if order.order_type is OrderType.LIMIT:
+            return order.price_raw
+        state = self.market_state(order.instrument_id)
+        best = 0
+        if state is not None:
+            best = state.best_ask if order.side is OrderSide.BUY else state.best_bid
+        # A market buy may walk the book: reserve up to the edge of the price band.
+        return int(best * (1 + self.band_pct / 100)) if best else 0
+
+    def _new_id(self) -> str:
+        while True:
+            self._id_counter += 1
+            candidate = f"O{self._id_base}-{self._id_counter}"
+            if candidate not in self.orders:
+                return candidate
+
+    def _emit(self, event: AnyOrderEvent, order: Order) -> None:
+        for listener in self.listeners:
+            listener(event, order)
+
+    def iter_recent(self, limit: int) -> Iterator[Order]:
+        """Open orders, then the most recent closed ones, newest first."""
+        yield from sorted(self.open.values(), key=lambda o: o.ts_created, reverse=True)
+        closed = 0
+        for order in reversed(self.orders.values()):
+            if closed >= limit:
+                break
+            if not order.is_open:
+                closed += 1
+                yield order
+
+
+class OmsRiskView:
+    """What pre-trade risk may read of the OMS (the ``RiskView`` protocol)."""
+
+    __slots__ = ("_oms",)
+
+    def __init__(self, oms: Oms) -> None:
+        self._oms = oms
+
+    def instrument(self, instrument_id: str) -> Instrument | None:
+        return self._oms.instrument(instrument_id)
+
+    def market(self, instrument_id: str) -> InstrumentState | None:
+        return self._oms.market_state(instrument_id)
+
+    def position(self, instrument_id: str) -> Position | None:
+        return self._oms.positions.get(instrument_id)
+
+    def open_orders(self) -> Iterable[Order]:
+        return self._oms.open.values()
+
+    def free_balance(self, currency: str) -> Decimal:
+        return self._oms.account.free(currency)
+
+
+def _valid_id(value: str) -> bool:
+    try:
+        InstrumentId(value)
+    except ValueError:
+        return False
+    return True
