@@ -57,16 +57,32 @@ def starting_balances(journal: Journal, settings: Settings) -> dict[str, Decimal
     return balances
 
 
-def open_trading_core(settings: Settings, market: MarketState, clock: Clock) -> TradingCore:
+def open_trading_core(
+    settings: Settings,
+    market: MarketState,
+    clock: Clock,
+    *,
+    live_venues: frozenset[str] = frozenset(),
+) -> TradingCore:
+    """Open the journal, rebuild from it, and put open orders back on the venue.
+
+    ``live_venues`` send real orders and need arming; the simulator is paper and needs none.
+    """
     journal = Journal(journal_path(settings), synchronous=settings.journal.synchronous)
     try:
-        return _open(settings, market, clock, journal)
+        return _open(settings, market, clock, journal, live_venues)
     except BaseException:
         journal.close()
         raise
 
 
-def _open(settings: Settings, market: MarketState, clock: Clock, journal: Journal) -> TradingCore:
+def _open(
+    settings: Settings,
+    market: MarketState,
+    clock: Clock,
+    journal: Journal,
+    live_venues: frozenset[str],
+) -> TradingCore:
     recovered = recover(journal)
     now = clock.now_ns()
     account = PaperAccount(starting_balances(journal, settings))
@@ -87,7 +103,9 @@ def _open(settings: Settings, market: MarketState, clock: Clock, journal: Journa
         exchange=exchange,
         journal=journal,
         account=account,
-        pre_trade=PreTradeRisk(limits, risk_state, allow_short=settings.paper.allow_short),
+        pre_trade=PreTradeRisk(
+            limits, risk_state, allow_short=settings.paper.allow_short, live_venues=live_venues
+        ),
         post_trade=PostTradeRisk(limits, risk_state),
         exits=exits,
         risk_state=risk_state,
