@@ -11,6 +11,7 @@ import sys
 import tempfile
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,22 @@ def unique_namespace() -> str:
 class EngineProcess:
     """``python -m engine engine`` against a test broker, with its own namespace and data dir."""
 
-    def __init__(self, broker_url: str, namespace: str, *, rate: int = 2000, keepalive: int = 2):
+    def __init__(
+        self,
+        broker_url: str,
+        namespace: str,
+        *,
+        rate: int = 2000,
+        keepalive: int = 2,
+        data_dir: Path | None = None,
+        extra: Sequence[str] = (),
+    ):
         self.broker_url = broker_url
+        self.extra = list(extra)
         self.namespace = namespace
         self.rate = rate
         self.keepalive = keepalive
-        self.dir = Path(tempfile.mkdtemp(prefix="stom-engine-"))
+        self.dir = data_dir or Path(tempfile.mkdtemp(prefix="stom-engine-"))
         self.log_path = self.dir / "engine.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -48,6 +59,7 @@ class EngineProcess:
             "--set", f"sim.rate={self.rate}",
             "--set", f"bus.keepalive_s={self.keepalive}",
             "--set", f"data.dir={self.dir}",
+            *self.extra,
         ]  # fmt: skip
 
     def start(self) -> EngineProcess:
