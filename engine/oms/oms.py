@@ -38,7 +38,16 @@ from engine.market_state import InstrumentState, MarketState
 from engine.oms.account import PaperAccount
 from engine.oms.order_requests import BadRequest, OrderRequest
 from engine.paper import PaperExchange
-from engine.risk import PostTradeRisk, PreTradeRisk, ProtectiveExits, RiskLimits, RiskState
+from engine.protocol.trading import RiskState as RiskStatePayload
+from engine.risk import (
+    PostTradeRisk,
+    PreTradeRisk,
+    ProtectiveExits,
+    RiskLimits,
+    RiskState,
+    gross_exposure,
+    stale_feeds,
+)
 
 log = logging.getLogger("stom.oms")
 
@@ -83,6 +92,8 @@ class Oms:
         self.on_state_change: Callable[[], None] = lambda: None
         """Called when risk state, exits or the account change outside an order event."""
         self.view = OmsRiskView(self)
+        self.stale: dict[str, str] = {}
+        """Instruments whose feed is silent, by reason (refreshed every check interval)."""
         self._next_check_ns = 0
         self._id_counter = 0
         self._id_base = journal.last_seq() + 1
@@ -385,16 +396,11 @@ class Oms:
             self.on_state_change()
 
     def _update_paused(self, now_ns: int) -> bool:
-        paused = self.risk_state.paused
-        before = dict(paused)
-        for state in self.market:
-            instrument_id = str(state.instrument.id)
-            silent_ns = now_ns - state.ts_event
-            if state.ts_event and silent_ns > self.stale_feed_ns:
-                paused[instrument_id] = f"no market data for {silent_ns / 1e9:.1f} s"
-            else:
-                paused.pop(instrument_id, None)
-        return paused.keys() != before.keys()
+        """Refresh which feeds are stale (for the payload; pre-trade checks each order itself)."""
+        stale = stale_feeds(self.market, now_ns, self.stale_feed_ns)
+        changed = stale.keys() != self.stale.keys()
+        self.stale = stale
+        return changed
 
     def equity_by_currency(self) -> dict[str, Decimal]:
         """Realized minus fees plus unrealized PnL, per quote currency, over all positions."""
@@ -413,6 +419,19 @@ class Oms:
             currency = instrument.quote_currency
             equity[currency] = equity.get(currency, Decimal(0)) + from_raw(raw, scale)
         return equity
+
+    def risk_payload(self, now_ns: int) -> RiskStatePayload:
+        """The retained ``risk/state`` payload, in the account's main currency."""
+        limits = self.limits
+        currency = next(iter(self.account.starting), "KRW")
+        return self.risk_state.to_payload(
+            now_ns,
+            limits,
+            currency=currency,
+            open_orders=len(self.open),
+            gross_exposure=gross_exposure(self.view, currency).total,
+            stale=self.stale,
+        )
 
     @staticmethod
     def mark_price(state: InstrumentState) -> int:
@@ -471,6 +490,9 @@ class OmsRiskView:
 
     def position(self, instrument_id: str) -> Position | None:
         return self._oms.positions.get(instrument_id)
+
+    def positions(self) -> Iterable[Position]:
+        return self._oms.positions.values()
 
     def open_orders(self) -> Iterable[Order]:
         return self._oms.open.values()

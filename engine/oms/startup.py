@@ -92,7 +92,8 @@ def _open(
     exits = ProtectiveExits(limits.exits)
     stored_exits = journal.state("exits")
     if isinstance(stored_exits, dict):
-        exits = ProtectiveExits.from_dict(stored_exits, limits.exits)
+        instruments = {str(i.id): i for i in market.instruments()}
+        exits = ProtectiveExits.from_dict(stored_exits, instruments, limits.exits)
     exchange = PaperExchange(
         market,
         order_latency_ns=int(settings.paper.order_latency_ms * 1_000_000),
