@@ -214,3 +214,27 @@ async def test_protective_stop_closes_the_position(desk: Desk) -> None:
 
 def vars_of(position: object) -> dict:
     return {name: getattr(position, name) for name in position.__slots__}  # type: ignore[attr-defined]
+
+
+async def test_daily_loss_limit_trips_the_kill_switch(tmp_path: Path) -> None:
+    desk = open_desk(desk_settings(tmp_path, daily_loss_limit={"KRW": "10000"}))
+    try:
+        await desk.command(
+            "order.submit", instrument=BTC, side="buy", type="market", quantity="0.05"
+        )
+        resting = await desk.command(
+            "order.submit", instrument=SAMSUNG, side="buy", price="69000", quantity="10"
+        )
+        desk.advance(150)
+        assert not desk.oms.risk_state.kill_switch
+        # The bid falls 1,000,000 KRW: 0.05 BTC loses 50,000 KRW unrealized.
+        desk.feed(*[(0, BTC, BID, 49_999_000 - n * 1_000, 0) for n in range(10)])
+        desk.feed((0, BTC, BID, 48_999_000, 10_000_000), (0, BTC, ASK, 49_000_000, 10_000_000))
+        desk.advance(150)
+        assert desk.oms.risk_state.kill_switch
+        assert "daily loss" in desk.oms.risk_state.kill_reason
+        desk.advance(11)
+        order = desk.oms.orders[resting.result["order"]["client_order_id"]]
+        assert order.status == "canceled"
+    finally:
+        desk.close()

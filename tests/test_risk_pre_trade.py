@@ -259,7 +259,8 @@ def test_limit_price_must_be_on_the_tick_grid() -> None:
     )
     assert reason == "price 70,050 is off the tick grid (tick 100 at this price)"
     reason = denied(pre.check(order(price_raw=0), view, NOW), "tick")
-    assert reason == "price 0 is below the lowest price on the tick grid, 1"
+    # At price precision 0 the Upbit bands below 100 KRW (ticks under 1 KRW) do not exist.
+    assert reason == "price 0 is below the lowest price on the tick grid, 100"
 
 
 def test_stale_feed_denies_entries_but_not_reducing_orders() -> None:
@@ -409,10 +410,11 @@ def test_max_position_counts_the_position_and_open_orders_on_the_same_side() -> 
 
 def test_max_gross_exposure_sums_positions_at_their_marks_and_open_orders() -> None:
     view = make_view()
-    view.fill(SAMSUNG, OrderSide.BUY, 69_000, 200)  # marked at the last trade 70,000: 14,000,000
-    view.fill(BTC, OrderSide.SELL, 100_000_000, BTC_UNIT // 10)  # short, |0.1| x 100M: 10,000,000
+    # A short counts at its size: |-200| x the last trade 70,000 is 14,000,000.
+    view.fill(SAMSUNG, OrderSide.SELL, 71_000, 200)
+    view.fill(BTC, OrderSide.BUY, 99_000_000, BTC_UNIT // 10)  # 0.1 x the last 100M: 10,000,000
     view.rest(order(quantity_raw=5_000_000, price_raw=99_000_000))  # 4,950,000
-    pre = risk(max_gross_exposure={"KRW": "30000000"}, allow_short=True)
+    pre = risk(max_gross_exposure={"KRW": "30000000"})
     assert gross_exposure(view, "KRW").total == Decimal(28_950_000)
     assert pre.check(order(quantity_raw=1_000_000), view, NOW) is None  # 29,950,000
     reason = denied(pre.check(order(quantity_raw=2_000_000), view, NOW), "max_gross_exposure")
@@ -483,13 +485,13 @@ def test_the_first_failing_rule_wins() -> None:
     view = make_view()
     view.balances["KRW"] = Decimal(0)
     pre = risk(live=frozenset({"SIM"}))
-    bad = order(quantity_raw=0, price_raw=123, instrument_id="KRW-NOPE.SIM")
+    bad = order(quantity_raw=0, price_raw=100_000_500, instrument_id="KRW-NOPE.SIM")
     pre.state.trip("manual kill")
     denied(pre.check(bad, view, NOW), "kill_switch")
     pre.state.reset_kill()
     denied(pre.check(bad, view, NOW), "not_armed")
     pre.state.arm("SIM")
     denied(pre.check(bad, view, NOW), "instrument")
-    denied(pre.check(order(quantity_raw=0, price_raw=123), view, NOW), "quantity")
-    denied(pre.check(order(price_raw=123), view, NOW), "tick")
+    denied(pre.check(order(quantity_raw=0, price_raw=100_000_500), view, NOW), "quantity")
+    denied(pre.check(order(price_raw=100_000_500), view, NOW), "tick")
     denied(pre.check(order(), view, NOW), "balance")

@@ -54,6 +54,9 @@ log = logging.getLogger("stom.oms")
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
 
+RISK_SAVE_INTERVAL_NS = 5_000_000_000
+"""How often the day's equity marks are journaled when they changed."""
+
 OrderListener = Callable[[AnyOrderEvent, Order], None]
 
 
@@ -95,6 +98,8 @@ class Oms:
         self.stale: dict[str, str] = {}
         """Instruments whose feed is silent, by reason (refreshed every check interval)."""
         self._next_check_ns = 0
+        self._next_risk_save_ns = 0
+        self._risk_saved: dict[str, object] = {}
         self._id_counter = 0
         self._id_base = journal.last_seq() + 1
 
@@ -388,10 +393,17 @@ class Oms:
                 self._close_position(position, now_ns, "exit")
                 changed = True
         trip = self.post_trade.update(now_ns, self.equity_by_currency())
-        if trip is not None and not self.risk_state.kill_switch:
+        if trip is not None:
+            # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
-        elif trip is not None:
-            self.journal.append([], state={"risk": self.risk_state.to_dict()})
+        elif now_ns >= self._next_risk_save_ns:
+            # The day's starting equity and peak survive a restart (no daily-limit reset by
+            # restarting), at the cost of one small write every few seconds.
+            self._next_risk_save_ns = now_ns + RISK_SAVE_INTERVAL_NS
+            saved = self.risk_state.to_dict()
+            if saved != self._risk_saved:
+                self.journal.append([], state={"risk": saved})
+                self._risk_saved = saved
         if changed:
             self.on_state_change()
 
