@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from engine.config.loader import ConfigError, load_settings
 from engine.config.settings import BusSettings, Settings, SimSettings
 from engine.config.validation import check_settings
+from tests.support.brokers import Broker
 
 
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
@@ -313,3 +316,26 @@ def test_bad_flag_value_names_the_flag() -> None:
     message = load_error(overrides={"bus.keepalive_s": "x"})
     assert message == 'override [bus] keepalive_s = "x": expected an integer'
     assert "is not a setting" in load_error(overrides={"bus": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[journal]\nsynchronous = "fast"\n', "[journal] synchronous"),
+        ("[paper]\norder_latency_ms = -1.0\n", "[paper] order_latency_ms"),
+        ('[paper]\nbalances = { KRW = "lots" }\n', "KRW = 'lots'"),
+    ],
+)
+def test_trading_values_are_checked(tmp_path: Path, text: str, expected: str) -> None:
+    message = load_error(write(tmp_path, text))
+    assert expected in message and "config.toml" in message
+
+
+def test_a_bad_risk_limit_stops_the_engine_with_the_key(tmp_path: Path, mosquitto: Broker) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "engine", "--set", "risk.price_band_pct=abc",
+         "--set", f"data.dir={tmp_path}", "--broker", mosquitto.url, "--namespace", "badrisk"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "risk.price_band_pct = 'abc' is not a decimal number" in result.stderr

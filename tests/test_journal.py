@@ -181,16 +181,14 @@ def test_raw_values_beyond_64_bits_stay_exact(tmp_path: Path) -> None:
     huge = 10**30 + 7
     position = Position(BTC)
     position.apply_fill(OrderSide.BUY, huge, huge, huge, 1)
+    events = [submitted("a", quantity_raw=huge, price_raw=huge), filled("a", "T", huge, huge)]
     with Journal(tmp_path / "j.sqlite") as journal:
-        journal.append(
-            [submitted("a", quantity_raw=huge, price_raw=huge), filled("a", "T", huge, huge)],
-            positions=[(position, "paper")],
-        )
+        journal.append(events, positions=[(position, "paper")])
         assert journal.positions()[BTC].cost_raw == huge * huge
         assert position_fields(journal.positions()[BTC]) == position_fields(position)
         fill = journal.fills()[0]
         assert (fill.price_raw, fill.quantity_raw, fill.fee_raw) == (huge, huge, 3)
-        assert [event.quantity_raw for _, event in journal.events()] == [huge, huge]  # type: ignore[union-attr]
+        assert [event for _, event in journal.events()] == events
 
 
 # --- fills ---------------------------------------------------------------------------------------
@@ -267,7 +265,9 @@ def test_state_is_upserted_as_json(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     with Journal(path) as journal:
         assert journal.state("risk") is None
-        journal.append([], state={"risk": {"kill_switch": True}, "balances": {"KRW": Decimal("1.5")}})
+        journal.append(
+            [], state={"risk": {"kill_switch": True}, "balances": {"KRW": Decimal("1.5")}}
+        )
         journal.append([submitted("a")], state={"risk": {"kill_switch": False, "armed": ["UPBIT"]}})
     with Journal(path) as journal:
         assert journal.state("risk") == {"kill_switch": False, "armed": ["UPBIT"]}
@@ -389,7 +389,7 @@ def test_a_row_that_does_not_decode_names_the_file_and_seq(tmp_path: Path) -> No
     path = tmp_path / "j.sqlite"
     with Journal(path) as journal:
         journal.append([submitted("a"), accepted("a"), filled("a", "T", 1)])
-    raw_connection(path).execute("UPDATE events SET body = '{\"event\": \"accepted\"' WHERE seq = 2")
+    raw_connection(path).execute('UPDATE events SET body = \'{"event": "accepted"\' WHERE seq = 2')
     with Journal(path) as journal:
         events = journal.events()
         assert next(events)[0] == 1

@@ -62,7 +62,9 @@ class Direct:
         if not isinstance(event, OrderFilled):
             return None
         position = self.positions.setdefault(order.instrument_id, Position(order.instrument_id))
-        position.apply_fill(order.side, event.price_raw, event.quantity_raw, event.fee_raw, event.ts)
+        position.apply_fill(
+            order.side, event.price_raw, event.quantity_raw, event.fee_raw, event.ts
+        )
         self.fills.append(event)
         return position
 
@@ -196,10 +198,13 @@ def test_events_that_do_not_fit_their_order_are_reported_and_skipped(tmp_path: P
         journal.append([accepted("a", ts=3)])  # seq 3: accepted twice
         journal.append([filled("a", "T1", 11)])  # seq 4: more than the order
         journal.append([OrderCanceled(ts=5, client_order_id="ghost")])  # seq 5: never submitted
-        journal.append([submitted("a", quantity_raw=99)])  # seq 6: submitted twice
+        # seq 6: submitted twice; the first submission still decides the side of later fills.
+        journal.append([submitted("a", OrderSide.SELL, quantity_raw=99, instrument_id=SAMSUNG)])
         journal.append([filled("a", "T2", 1, price_raw=0)])  # seq 7: no price
         direct.journal(journal, [[filled("a", "T3", 4)]])  # seq 8: fine
         recovered = recover(journal)
+        fills = [(fill.seq, fill.side, fill.instrument_id) for fill in journal.fills()]
+    assert fills == [(4, OrderSide.BUY, BTC), (7, OrderSide.BUY, BTC), (8, OrderSide.BUY, BTC)]
     assert recovered.differences == [
         "event seq 3: order a: OrderAccepted is not valid in state accepted: skipped",
         "event seq 4: order a: fill of 11 exceeds the open quantity 10: skipped",
@@ -285,16 +290,16 @@ def histories(draw: st.DrawFn) -> list[list[AnyOrderEvent]]:
     for step in range(draw(st.integers(min_value=1, max_value=60))):
         ts = step + 1
         open_orders = [order for order in orders.values() if order.is_open]
-        candidates = [
-            event
-            for order in open_orders
-            for event in _next_events(draw, order, ts)
-            if _fits(order, event)
-        ]
         if not open_orders or draw(st.integers(0, 4)) == 0:
             event = _new_order(draw, f"o{step}", ts)
         else:
-            event = draw(st.sampled_from(candidates))
+            order = draw(st.sampled_from(open_orders))
+            fill, *others = _next_events(draw, order, ts)
+            # Fills are what positions are made of: half the time, fill (every open order can).
+            if draw(st.booleans()):
+                event = fill
+            else:
+                event = draw(st.sampled_from([e for e in [fill, *others] if _fits(order, e)]))
         if isinstance(event, OrderSubmitted):
             orders[event.client_order_id] = Order(event)
         else:

@@ -30,6 +30,7 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, config_path: Path | None) -> int:
+    from engine.journal import JournalError
     from engine.node import EngineNode
 
     address, password = broker_of(settings)
@@ -48,7 +49,12 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
             other.pid,
         )
         return 1
-    node = EngineNode(settings, address, password)
+    try:
+        node = EngineNode(settings, address, password)
+    except (JournalError, ValueError) as exc:
+        # A journal that cannot be opened or a risk limit that does not parse: nothing started.
+        log.error("cannot start the engine: %s", exc)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

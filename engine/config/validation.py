@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +17,8 @@ from engine.config.settings import Settings
 from engine.protocol.topics import check_namespace
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+JOURNAL_SYNC = ("normal", "full")
+MAX_LATENCY_MS = 60_000.0
 MAX_SIM_RATE = 1_000_000.0
 _MAX_SYMBOLS_LISTED = 12
 
@@ -56,6 +59,7 @@ def check_settings(settings: Settings, catalog: Mapping[str, Any] | None) -> lis
         _check_engine,
         _check_sim_rate,
         _check_tls_files,
+        _check_trading,
     )
     for check in checks:
         problems.extend(check(settings))
@@ -95,6 +99,28 @@ def _check_sim_rate(settings: Settings) -> list[Problem]:
         return []
     reason = f"expected more than 0 and at most {MAX_SIM_RATE:,.0f} events per second"
     return [Problem("sim", "rate", reason)]
+
+
+def _check_trading(settings: Settings) -> list[Problem]:
+    """Paper and journal values; ``[risk]`` is parsed (and refused) by the risk engine itself."""
+    problems = []
+    if settings.journal.synchronous not in JOURNAL_SYNC:
+        reason = f"expected one of {', '.join(JOURNAL_SYNC)}"
+        problems.append(Problem("journal", "synchronous", reason))
+    paper = settings.paper
+    for key in ("order_latency_ms", "market_data_latency_ms"):
+        value = getattr(paper, key)
+        if not 0 <= value <= MAX_LATENCY_MS:  # written so NaN fails too
+            problems.append(Problem("paper", key, f"expected 0 to {MAX_LATENCY_MS:,.0f} ms"))
+    for currency, text in paper.balances.items():
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if not amount.is_finite() or amount < 0:
+            reason = f"{currency} = {text!r}: expected a non-negative decimal number"
+            problems.append(Problem("paper", "balances", reason))
+    return problems
 
 
 def _check_tls_files(settings: Settings) -> list[Problem]:
