@@ -21,6 +21,7 @@ from engine.domain.orders import (
     InvalidTransition,
     Order,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderExpired,
     OrderFilled,
@@ -315,6 +316,11 @@ class Oms:
             order = self.orders.get(event.client_order_id)
             if order is None:
                 log.error("venue event for unknown order %s ignored", event.client_order_id)
+                continue
+            if isinstance(event, OrderCancelRejected) and not order.is_open:
+                # The cancel lost the race to the last fill (or the order had already ended).
+                log.info("cancel of %s came too late: it is %s", order.client_order_id,
+                         order.status.value)  # fmt: skip
                 continue
             try:
                 order.apply(event)
