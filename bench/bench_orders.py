@@ -20,12 +20,14 @@ import argparse
 import asyncio
 import gc
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from engine.config.settings import JournalSettings, PaperSettings, RiskSettings, Settings
 from engine.domain.clock import LiveClock
+from engine.domain.instrument import Instrument
 from engine.domain.market_data import MarketBatch
 from engine.domain.orders import OrderSide, OrderType, TimeInForce
 from engine.market_state import MarketState
@@ -34,6 +36,9 @@ from engine.oms.startup import open_trading_core
 from engine.sim.catalog import SIM_CATALOG, sim_instrument
 from engine.sim.market import MarketSimulator
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test helpers start Mosquitto and the engine subprocess
+
 SYMBOLS = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "005930", "000660", "035720"]
 BIG = {"KRW": "1000000000000"}
 
@@ -41,6 +46,14 @@ BIG = {"KRW": "1000000000000"}
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def quantity_for(instrument: Instrument, price_raw: int, krw: int) -> int:
+    """The smallest lot multiple worth at least ``krw`` at ``price_raw`` (above the minimum)."""
+    target = krw * 10 ** (instrument.price_precision + instrument.size_precision)
+    lot = instrument.lot_size_raw
+    quantity = -(-target // price_raw)  # ceiling division
+    return -(-quantity // lot) * lot
 
 
 def in_process(orders: int) -> list[float]:
@@ -82,7 +95,7 @@ def in_process(orders: int) -> list[float]:
             side=OrderSide.BUY,
             order_type=OrderType.LIMIT,
             time_in_force=TimeInForce.GTC,
-            quantity_raw=max(instrument.lot_size_raw, 10**instrument.size_precision),
+            quantity_raw=quantity_for(instrument, price, 20_000),
             price_raw=price,
         )
         start = time.perf_counter_ns()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+
 import aiomqtt
 
 from engine.config.broker_address import BrokerAddress
 from engine.config.secrets import Secret
 from engine.config.settings import BusSettings
 from engine.config.tls import make_tls_context
+
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+"""paho leaves Nagle on: a command's PUBLISH then waits ~40 ms on the peer's delayed ACK."""
 
 
 def mqtt_client(
@@ -31,6 +36,7 @@ def mqtt_client(
         tls_context=make_tls_context(bus) if address.tls else None,
         timeout=timeout,
         clean_session=True,
+        socket_options=NO_DELAY,
     )
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from engine.domain.fixed_point import format_raw, from_raw
-from engine.domain.ids import InstrumentId
 from engine.domain.instrument import Instrument
 from engine.domain.orders import (
     AnyOrderEvent,
@@ -111,7 +110,8 @@ class Oms:
         return state.instrument if state is not None else None
 
     def market_state(self, instrument_id: str) -> InstrumentState | None:
-        return self.market.get(InstrumentId(instrument_id)) if _valid_id(instrument_id) else None
+        # A plain str finds an InstrumentId key (same hash and equality) without re-validating.
+        return self.market.get(instrument_id)  # type: ignore[arg-type]
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -517,11 +517,3 @@ class OmsRiskView:
 
     def free_balance(self, currency: str) -> Decimal:
         return self._oms.account.free(currency)
-
-
-def _valid_id(value: str) -> bool:
-    try:
-        InstrumentId(value)
-    except ValueError:
-        return False
-    return True

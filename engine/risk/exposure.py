@@ -74,11 +74,20 @@ def gross_exposure(
             continue
         value = position_value(position, instrument, view.market(position.instrument_id))
         position_total = add(position_total, value)
-    order_total = ZERO
+    # Sum each instrument's orders in raw integers (doubled, so a mid mark stays exact) and turn
+    # the sum into a Decimal once: this runs on every order, over every open order.
+    doubled: dict[str, int] = {}
     for order in view.open_orders() if open_orders is None else open_orders:
-        instrument = view.instrument(order.instrument_id)
+        leaves = order.leaves_raw
+        if order.order_type is OrderType.LIMIT:
+            value = 2 * order.price_raw * leaves
+        else:
+            value = double_mark(view.market(order.instrument_id)) * leaves
+        doubled[order.instrument_id] = doubled.get(order.instrument_id, 0) + value
+    order_total = ZERO
+    for instrument_id, doubled_raw in doubled.items():
+        instrument = view.instrument(instrument_id)
         if instrument is None or instrument.quote_currency != currency:
             continue
-        value = open_order_value(order, instrument, view.market(order.instrument_id))
-        order_total = add(order_total, value)
+        order_total = add(order_total, half_notional(doubled_raw, 1, instrument))
     return Exposure(positions=position_total, open_orders=order_total)

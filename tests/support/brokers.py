@@ -41,7 +41,7 @@ class MosquittoBroker:
         conf = self._dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\nlog_type error\nlog_type warning\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\nset_tcp_nodelay true\n"
         )
         self.process = subprocess.Popen(
             [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
