@@ -43,9 +43,13 @@ class Step:
     type: str
     args: dict[str, Any]
     order_id: str
+    after: str = ""
+    """An order that must be filled first (a sell waits for the buy it sells)."""
 
 
-def submit(order_id: str, side: str, order_type: str, quantity: str, price: int = 0) -> Step:
+def submit(
+    order_id: str, side: str, order_type: str, quantity: str, price: int = 0, after: str = ""
+) -> Step:
     args: dict[str, Any] = {
         "instrument": BTC,
         "side": side,
@@ -55,7 +59,7 @@ def submit(order_id: str, side: str, order_type: str, quantity: str, price: int 
     }
     if price:
         args["price"] = str(price)
-    return Step("order.submit", args, order_id)
+    return Step("order.submit", args, order_id, after)
 
 
 def script(limit_price: int) -> list[Step]:
@@ -65,7 +69,7 @@ def script(limit_price: int) -> list[Step]:
         steps.append(submit(f"s{n}-mkt", "buy", "market", "0.002"))
         if n:
             steps.append(Step("order.cancel", {"client_order_id": f"s{n - 1}-lim"}, ""))
-        steps.append(submit(f"s{n}-sell", "sell", "market", "0.001"))
+        steps.append(submit(f"s{n}-sell", "sell", "market", "0.001", after=f"s{n}-mkt"))
     return steps
 
 
@@ -91,6 +95,14 @@ async def wait_running(remote: RemoteEngine, pid: int) -> None:
 
 
 async def send(remote: RemoteEngine, step: Step) -> p.Reply:
+    if step.after:
+        async with asyncio.timeout(1.5):
+            while True:
+                listed = await remote.request("orders", {"open": False}, timeout=1.5)
+                statuses = {o["client_order_id"]: o["status"] for o in listed.result["orders"]}
+                if statuses.get(step.after) == "filled":
+                    break
+                await asyncio.sleep(0.005)
     reply = await remote.request(step.type, step.args, timeout=1.5)
     if step.type == "order.cancel" and reply.status == "rejected":
         assert "already" in (reply.reason or ""), reply.reason  # cancelled before the crash
