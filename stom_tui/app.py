@@ -1,8 +1,12 @@
 """The STOM console: one main screen of panes fed by a :class:`~stom_tui.feed.Feed`.
 
 The app holds no trading state of its own, only what it needs to draw: the instrument list, the
-selected instrument and the engine's presence. Everything else lives in the engine and arrives
-as messages from the feed worker.
+selected instrument, the engine's presence and the last risk state. Orders, positions and the
+account live in the engine and arrive as retained snapshots; the order keys send commands
+(see :mod:`stom_tui.trading_actions`).
+
+Tall screens show every pane; short ones show the watchlist, the book and one *view* (market
+chart, orders, positions or log) chosen with the view keys or the tab bar.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container
 from textual.message import Message
 from textual.widgets import DataTable, Footer
@@ -20,9 +24,10 @@ from textual.worker import Worker, WorkerState
 
 from engine.config.settings import Settings
 from engine.protocol.payloads import InstrumentInfo
-from stom_tui.commands import InstrumentEntry, InstrumentProvider
+from stom_tui.commands import InstrumentEntry, InstrumentProvider, TradingProvider
 from stom_tui.feed import Feed
 from stom_tui.health import EnginePresence, Health
+from stom_tui.keys import APP_BINDINGS, VIEW_BINDING_IDS
 from stom_tui.messages import (
     BarHistoryReceived,
     BarUpdated,
@@ -38,43 +43,34 @@ from stom_tui.messages import (
 )
 from stom_tui.metrics import AppMetrics
 from stom_tui.screens.help import HelpScreen, KeyHelp
-from stom_tui.widgets import ChartPane, LogPane, OrderBookPane, StatusLine, WatchlistPane
+from stom_tui.trading_actions import TRADING_ACTIONS, TradingActions
+from stom_tui.widgets import (
+    ChartPane,
+    LogPane,
+    OrderBookPane,
+    OrdersPane,
+    PositionsPane,
+    StatusLine,
+    ViewBar,
+    WatchlistPane,
+)
+from stom_tui.widgets.view_bar import VIEWS
 
 HEALTH_CHECK_INTERVAL_S = 0.25
 TALL_HEIGHT = 34
-"""From this many rows the log has a place of its own; below it, it shares the chart's."""
+"""From this many rows every pane has a place of its own; below it, views share one."""
 
 
-class StomApp(App[None]):
+class StomApp(TradingActions, App[None]):
     """The console. ``feed`` supplies the data; ``clock`` (ns) is injectable for tests."""
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "STOM"
-    COMMANDS: ClassVar = App.COMMANDS | {InstrumentProvider}
+    COMMANDS: ClassVar = App.COMMANDS | {InstrumentProvider, TradingProvider}
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (TALL_HEIGHT, "-tall")]
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "slash",
-            "command_palette",
-            "Find",
-            id="find_instrument",
-            key_display="/",
-            tooltip="Find an instrument (command palette)",
-        ),
-        Binding(
-            "l",
-            "toggle_log",
-            "Log",
-            id="toggle_log",
-            tooltip="Show the log (small screens) or give it more room",
-        ),
-        Binding(
-            "question_mark", "help", "Help", id="help", key_display="?", tooltip="Show every key"
-        ),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit the console"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
 
     def __init__(
         self,
@@ -96,7 +92,11 @@ class StomApp(App[None]):
         self.instruments: dict[str, InstrumentInfo] = {}
         self.selected_instrument: str | None = None
         self._offline: bool | None = None
+        self._trading_state: tuple[str | None, str | None] | None = None
         self._feed_worker: Worker[None] | None = None
+        self.view = "market"
+        self._view_key_labels: dict[str, str] | None = None
+        self.init_trading()
         self.set_keymap(dict(settings.app.keymap))
 
     # --- composition --------------------------------------------------------------------------
@@ -107,13 +107,20 @@ class StomApp(App[None]):
         self.order_book = OrderBookPane(id="book", classes="pane")
         self.chart = ChartPane(self.settings.app.tick_points, id="chart", classes="pane")
         self.log_pane = LogPane(id="log", classes="pane")
+        self.orders_pane = OrdersPane(id="orders", classes="pane")
+        self.positions_pane = PositionsPane(id="positions", classes="pane")
+        self.view_bar = ViewBar(id="view-bar")
         self.status_line = StatusLine(self.broker_label, self.engine_note, id="status")
+        # Grid order matters: see styles/app.tcss.
         with Container(id="panes") as panes:
             self._panes = panes
             yield self.watchlist
+            yield self.view_bar
             yield self.order_book
             yield self.chart
             yield self.log_pane
+            yield self.orders_pane
+            yield self.positions_pane
         yield self.status_line
         yield Footer()
 
@@ -126,6 +133,7 @@ class StomApp(App[None]):
         )
         self.set_interval(HEALTH_CHECK_INTERVAL_S, self.refresh_health, name="health")
         self.refresh_health()
+        self._apply_view()
 
     def on_unmount(self) -> None:
         if self._feed_worker is not None:
@@ -174,11 +182,16 @@ class StomApp(App[None]):
 
     # --- feed messages ------------------------------------------------------------------------
 
-    def _count(self, message: Message) -> None:
+    def take(self, message: Message) -> bool:
+        """Count a feed message; False once the app is shutting down (its panes may be gone)."""
+        if not self.is_running:
+            return False
         self.metrics.handled[type(message).__name__] += 1
+        return True
 
     def on_engine_status_changed(self, message: EngineStatusChanged) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         previous = self.presence.status
         self.presence.on_status(message.status)
         status = message.status
@@ -190,12 +203,14 @@ class StomApp(App[None]):
         self.refresh_health()
 
     def on_engine_stats_received(self, message: EngineStatsReceived) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.presence.on_stats(message.stats, self.clock())
         self.refresh_health()
 
     def on_instruments_received(self, message: InstrumentsReceived) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         for info in message.instruments.instruments:
             self.instruments[info.id] = info
         self.watchlist.set_instruments(message.instruments.instruments)
@@ -205,7 +220,8 @@ class StomApp(App[None]):
         self._select_first_if_none()
 
     def on_tickers_updated(self, message: TickersUpdated) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         tickers = message.tickers.tickers
         self.watchlist.update_tickers(tickers)
         self._select_first_if_none()
@@ -221,29 +237,36 @@ class StomApp(App[None]):
             self.metrics.first_live_frame_ns = self.clock()
 
     def on_book_updated(self, message: BookUpdated) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         if message.book.id == self.selected_instrument:
             self.order_book.update_book(message.book)
             self.metrics.latencies_ns.append(self.clock() - message.book.ts_event)
+            self.follow_quote(message.book.id)
 
     def on_trades_received(self, message: TradesReceived) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.chart.add_trades(message.trades)
 
     def on_bar_updated(self, message: BarUpdated) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.chart.update_bar(message.bar)
 
     def on_bar_history_received(self, message: BarHistoryReceived) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.chart.set_bar_history(message.history)
 
     def on_log_received(self, message: LogReceived) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.log_pane.add_event(message.event)
 
     def on_feed_connection_changed(self, message: FeedConnectionChanged) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.presence.on_feed(message.connected, message.reason)
         if message.connected:
             self.log_pane.add_notice(self.clock(), "info", f"connected to {message.broker}")
@@ -254,7 +277,8 @@ class StomApp(App[None]):
         self.refresh_health()
 
     def on_payload_malformed(self, message: PayloadMalformed) -> None:
-        self._count(message)
+        if not self.take(message):
+            return
         self.metrics.malformed += 1
         text = f"malformed payload on {message.topic}: {message.error}"
         self.log_pane.add_notice(self.clock(), "warning", text)
@@ -267,18 +291,68 @@ class StomApp(App[None]):
         self.status_line.show(health)
         if health.offline != self._offline:
             self._offline = health.offline
-            for pane in (self.watchlist, self.order_book, self.chart, self.log_pane):
+            for pane in self._panes.query(".pane"):
                 pane.set_class(health.offline, "-offline")
+        trading_state = (self.trading_unavailable("cancel_all"), self.trading_unavailable("buy"))
+        if trading_state != self._trading_state:
+            self._trading_state = trading_state
+            self.refresh_bindings()  # the footer greys out what cannot run now
         return health
 
-    # --- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in TRADING_ACTIONS:
+            if len(self.screen_stack) > 1:
+                return False  # not from inside a modal (the ticket, a confirm, help)
+            return None if self.trading_unavailable(action) else True
+        return True
 
-    def action_toggle_log(self) -> None:
-        """Short screens: the log takes the chart's place (and the book's, when narrow).
+    # --- views --------------------------------------------------------------------------------
 
-        Tall screens show the log all the time; there the key gives it more room.
+    def action_toggle_view(self, view: str) -> None:
+        """Short screens: show ``view`` in the shared area, or the market again if it is shown.
+
+        Tall screens show every pane; there the log key gives the log more room, and the orders
+        and positions keys move the cursor into their table (and back).
         """
-        self._panes.toggle_class("-show-log")
+        self.show_view("market" if self.view == view else view)
+
+    def action_show_view(self, view: str) -> None:
+        self.show_view(view)
+
+    def show_view(self, view: str) -> None:
+        if view not in dict(VIEWS):
+            return
+        self.view = view
+        self._apply_view()
+
+    def _apply_view(self) -> None:
+        for name, _ in VIEWS:
+            self._panes.set_class(name == self.view, f"-view-{name}")
+        self.show_view_counts()
+        table = {"orders": self.orders_pane, "positions": self.positions_pane}.get(self.view)
+        if table is not None:
+            self.call_after_refresh(table.focus)
+        elif self.focused in (self.orders_pane, self.positions_pane):
+            self.watchlist.focus()
+
+    def show_view_counts(self) -> None:
+        counts = {
+            "orders": self.orders_pane.open_count,
+            "positions": self.positions_pane.open_count,
+        }
+        if self._view_key_labels is None:
+            self._view_key_labels = self._view_keys()
+        self.view_bar.show(self.view, keys=self._view_key_labels, counts=counts)
+
+    def _view_keys(self) -> dict[str, str]:
+        """The (possibly remapped) key of each view, for the tabs."""
+        keys: dict[str, str] = {}
+        wanted = {binding_id: view for view, binding_id in VIEW_BINDING_IDS.items()}
+        for active in self.screen_stack[0].active_bindings.values():
+            view = wanted.get(active.binding.id or "")
+            if view is not None and view not in keys:
+                keys[view] = self.get_key_display(active.binding)
+        return keys
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

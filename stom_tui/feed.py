@@ -1,7 +1,8 @@
 """The app's only MQTT module: subscribes, decodes payloads and posts app messages.
 
 Widgets never see MQTT. The feed subscribes to engine presence, the instrument list, the ticker
-snapshot and the log for everything, and to book, trades and 1-minute bars for the selected
+snapshot, the log and the trading state (orders, order events, positions, account, risk,
+reconciliation) for everything, and to book, trades and 1-minute bars for the selected
 instrument only, so the app's message rate stays low (~50/s) however fast the market is.
 """
 
@@ -32,6 +33,14 @@ from engine.protocol.payloads import (
     Trades,
 )
 from engine.protocol.topics import Topics
+from engine.protocol.trading import (
+    Account,
+    Orders,
+    OrderUpdate,
+    Positions,
+    Reconciliation,
+    RiskState,
+)
 from stom_tui.messages import FeedConnectionChanged, PayloadMalformed, message_for
 
 BACKOFF_MIN_S = 0.2
@@ -39,7 +48,7 @@ BACKOFF_MAX_S = 5.0
 BAR_TIMEFRAME = "1m"
 
 QOS_EVENTS = 1
-"""Status, log and replies must not be lost."""
+"""Status, log, trading state, order events and replies must not be lost."""
 QOS_MARKET = 0
 """Conflated market state: the next flush supersedes a lost one."""
 
@@ -101,6 +110,12 @@ class MqttFeed:
             self.topics.instruments: Instruments,
             self.topics.tickers: Tickers,
             self.topics.log: LogEvent,
+            self.topics.orders: Orders,
+            self.topics.order_events: OrderUpdate,
+            self.topics.positions: Positions,
+            self.topics.account: Account,
+            self.topics.risk: RiskState,
+            self.topics.reconciliation: Reconciliation,
             self.reply_topic: Reply,
         }
         # An empty instrument id gives the topic prefix shared by every instrument.
@@ -197,13 +212,29 @@ class MqttFeed:
         )
 
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:
-        events = [self.topics.status, self.topics.log, self.reply_topic]
+        events = [
+            self.topics.status,
+            self.topics.log,
+            self.reply_topic,
+            *self._trading_topics(),
+        ]
         market = [self.topics.stats, self.topics.instruments, self.topics.tickers]
         await client.subscribe(
             [(topic, QOS_EVENTS) for topic in events] + [(topic, QOS_MARKET) for topic in market]
         )
         self._subscribed = None
         await self._apply_selection(client)
+
+    def _trading_topics(self) -> list[str]:
+        topics = self.topics
+        return [
+            topics.orders,
+            topics.order_events,
+            topics.positions,
+            topics.account,
+            topics.risk,
+            topics.reconciliation,
+        ]
 
     def _instrument_topics(self, instrument_id: str) -> list[str]:
         return [

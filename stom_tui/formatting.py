@@ -43,7 +43,7 @@ def format_decimal(value: Decimal | str | None, places: int | None = None) -> st
     current_places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     if places is not None and places > current_places:
         number = number.quantize(Decimal(1).scaleb(-places))
-    return f"{number:,}"
+    return f"{number:,f}"  # fixed point: never "1E-8"
 
 
 def decimal_places(value: Decimal | str | None) -> int:
@@ -93,3 +93,16 @@ def format_clock(ts_ns: int, *, millis: bool = False) -> str:
     if millis:
         text += f".{(ts_ns // 1_000_000) % 1000:03d}"
     return text
+
+
+def format_money(value: Decimal | str | None, max_places: int = 2, *, signed: bool = False) -> str:
+    """Money for a cell: at most ``max_places`` decimals (rounded), ``+`` shown when ``signed``."""
+    number = parse_decimal(value) if isinstance(value, str) or value is None else value
+    if number is None:
+        return MISSING
+    if decimal_places(number) > max_places:
+        number = number.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_HALF_EVEN)
+    if number == 0:
+        number = Decimal(0)  # never "-0"
+    text = format_decimal(number)
+    return f"+{text}" if signed and number > 0 else text

@@ -23,6 +23,14 @@ from engine.protocol.payloads import (
     Tickers,
     Trades,
 )
+from engine.protocol.trading import (
+    Account,
+    Orders,
+    OrderUpdate,
+    Positions,
+    Reconciliation,
+    RiskState,
+)
 
 
 @dataclass
@@ -96,6 +104,57 @@ class LogReceived(Message):
 
 
 @dataclass
+class OrdersUpdated(Message):
+    """The retained snapshot of open and recent orders (a newer one supersedes a queued one)."""
+
+    orders: Orders
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OrdersUpdated)
+
+
+@dataclass
+class PositionsUpdated(Message):
+    """The retained snapshot of positions (a newer one supersedes a queued one)."""
+
+    positions: Positions
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PositionsUpdated)
+
+
+@dataclass
+class AccountUpdated(Message):
+    """The retained account: trading mode and balances."""
+
+    account: Account
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, AccountUpdated)
+
+
+@dataclass
+class RiskStateChanged(Message):
+    """The retained risk state (never conflated: a kill switch flip must be seen)."""
+
+    risk: RiskState
+
+
+@dataclass
+class OrderEventReceived(Message):
+    """One order event (submitted, filled, denied …) in journal order; never conflated."""
+
+    update: OrderUpdate
+
+
+@dataclass
+class ReconciliationReported(Message):
+    """Differences the engine found between its journal and a venue (empty when they agree)."""
+
+    reconciliation: Reconciliation
+
+
+@dataclass
 class FeedConnectionChanged(Message):
     """The app's connection to the broker went up or down."""
 
@@ -122,6 +181,12 @@ _MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
     BarUpdate: (BarUpdated, "bar"),
     BarHistory: (BarHistoryReceived, "history"),
     LogEvent: (LogReceived, "event"),
+    Orders: (OrdersUpdated, "orders"),
+    Positions: (PositionsUpdated, "positions"),
+    Account: (AccountUpdated, "account"),
+    RiskState: (RiskStateChanged, "risk"),
+    OrderUpdate: (OrderEventReceived, "update"),
+    Reconciliation: (ReconciliationReported, "reconciliation"),
 }
 
 

@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from engine.protocol.payloads import EngineStatus
 from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
 from tests.fixtures.market_payloads import ENGINE_ID, SNAPSHOT_TS_NS, snapshot_payloads
+from tests.fixtures.trading_payloads import killed_risk, trading_payloads
 
 SnapCompare = Callable[..., bool]
 SMALL = (80, 24)
@@ -93,3 +94,69 @@ def test_second_instrument_at_160x48(snap_compare: SnapCompare) -> None:
         await pilot.pause()
 
     assert snap_compare(under.app, terminal_size=WIDE, run_before=run_before)
+
+
+# --- trading ---------------------------------------------------------------------------------
+
+
+def _trading(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The snapshot market with orders, positions, account and risk, then ``keys``."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await load_market(pilot, under.feed)
+        under.feed.post_all(trading_payloads())
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+def test_trading_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=size, run_before=_trading(under))
+
+
+def test_orders_view_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=_trading(under, "o"))
+
+
+def test_positions_view_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=_trading(under, "p"))
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+def test_order_ticket(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    under = make_app()
+    run_before = _trading(under, "b", "0", ".", "0", "1", "up")
+    assert snap_compare(under.app, terminal_size=size, run_before=run_before)
+
+
+def test_order_ticket_with_problems_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    run_before = _trading(under, "s", "ctrl+n", *"4000")
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+def test_kill_confirm(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    under = make_app()
+    assert snap_compare(under.app, terminal_size=size, run_before=_trading(under, "K", "f"))
+
+
+def test_kill_switch_on_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    load = _trading(under)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await load(pilot)
+        under.feed.post(killed_risk())
+        await settle(pilot)
+        under.app.clear_notifications()  # toasts time out on the wall clock: keep them out
+        await settle(pilot)
+
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)

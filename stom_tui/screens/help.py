@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -24,7 +24,8 @@ class KeyHelp:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists the bindings it is given. Escape or ``?`` closes it; ``q`` quits as everywhere."""
+    """Lists the bindings it is given (scrolling when they do not fit). Escape or ``?`` closes it;
+    ``q`` quits as everywhere."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark", "dismiss", "Close help", id="close_help"),
@@ -37,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
         self.bindings = list(bindings)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-panel") as panel:
+        with VerticalScroll(id="help-panel") as panel:
             panel.border_title = "Keys"
             panel.border_subtitle = "Esc closes"
             yield Static(self._table(), id="help-table")

@@ -68,15 +68,21 @@ class LogPane(RichLog):
             for entry in self._entries:
                 self.write(entry)
 
+    @property
+    def entries(self) -> list[str]:
+        """Every line kept, unwrapped, as plain text (oldest first)."""
+        return [entry.plain for entry in self._entries]
+
     def add_event(self, event: LogEvent) -> None:
         """An engine log line."""
-        self._add(event.ts, event.level, event.source, event.message)
+        self.add_line(event.ts, event.level, event.source, event.message)
 
     def add_notice(self, ts_ns: int, level: str, message: str) -> None:
         """A line from the app itself (feed state, malformed payloads)."""
-        self._add(ts_ns, level, "app", message)
+        self.add_line(ts_ns, level, "app", message)
 
-    def _add(self, ts_ns: int, level: str, source: str, message: str) -> None:
+    def add_line(self, ts_ns: int, level: str, source: str, message: str) -> None:
+        """A line from ``source`` (order events, risk, reconciliation, the app)."""
         # Long messages wrap rather than hide behind a horizontal scrollbar.
         line = Text()
         line.append(format_clock(ts_ns, millis=True), self._style("time"))

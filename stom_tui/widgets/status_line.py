@@ -1,4 +1,5 @@
-"""One always-visible line: engine state, broker, newest tick age and feed connection."""
+"""One always-visible line: engine state, risk (kill switch, paused instruments, daily PnL),
+newest tick age, feed connection and broker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from stom_tui.formatting import format_age
+from engine.protocol.trading import RiskState
+from stom_tui.formatting import format_age, format_money, parse_decimal
 from stom_tui.health import Health
 
 _SEPARATOR = " │ "
@@ -16,10 +18,16 @@ _SEPARATOR = " │ "
 
 class StatusLine(Widget):
     """Shows a :class:`~stom_tui.health.Health`; classes ``-offline``, ``-stale``,
-    ``-disconnected`` (and ``-waiting`` for starting/degraded states) drive its colours."""
+    ``-disconnected`` (and ``-waiting`` for starting/degraded states) drive its colours.
+    A :class:`~engine.protocol.trading.RiskState` adds a KILL badge with its reason while the
+    kill switch is on, the daily PnL and the number of paused instruments."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "status-line--state",
+        "status-line--kill",
+        "status-line--profit",
+        "status-line--loss",
+        "status-line--paused",
         "status-line--label",
         "status-line--value",
         "status-line--age",
@@ -38,6 +46,7 @@ class StatusLine(Widget):
         self.broker = broker
         self.note = note
         self.health: Health | None = None
+        self.risk: RiskState | None = None
 
     def show(self, health: Health) -> None:
         """Display ``health`` (cheap when nothing visible changed)."""
@@ -50,6 +59,11 @@ class StatusLine(Widget):
         self.set_class(not health.offline and health.state != "running", "-waiting")
         self.refresh()
 
+    def show_risk(self, risk: RiskState) -> None:
+        self.risk = risk
+        self.set_class(risk.kill_switch, "-kill")
+        self.refresh()
+
     def render(self) -> Text:
         health = self.health
         text = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -59,6 +73,11 @@ class StatusLine(Widget):
         text.append(f" {health.state.upper()} ", self._style("state"))
         if health.reason:
             text.append(f" {health.reason}", self._style("label"))
+        risk = self.risk
+        if risk is not None and risk.kill_switch:
+            reason = f": {risk.kill_reason}" if risk.kill_reason else ""
+            text.append(" ")
+            text.append(f" KILL{reason} ", self._style("kill"))
         width = self.content_size.width
         # Most important first: later parts are left out when the line is too narrow.
         for label, value, style in self._parts(health):
@@ -75,8 +94,8 @@ class StatusLine(Widget):
             age = "none yet"
         else:
             age = format_age(health.tick_age_ns) + (" stale" if health.stale else "")
-        parts = [
-            ("tick ", age, "age"),
+        parts = [("tick ", age, "age"), *self._risk_parts()]
+        parts += [
             ("feed ", "connected" if health.feed_connected else "disconnected", "feed"),
             ("broker ", self.broker, "value"),
         ]
@@ -86,6 +105,17 @@ class StatusLine(Widget):
             parts.append(("", f"{health.ticks_per_s:,.0f} ticks/s", "value"))
         if self.note:
             parts.append(("", self.note, "note"))
+        return parts
+
+    def _risk_parts(self) -> list[tuple[str, str, str]]:
+        risk = self.risk
+        if risk is None:
+            return []
+        pnl = parse_decimal(risk.daily_pnl) or 0
+        style = "profit" if pnl > 0 else "loss" if pnl < 0 else "value"
+        parts = [("PnL ", f"{format_money(risk.daily_pnl, signed=True)} {risk.currency}", style)]
+        if risk.paused:
+            parts.append(("paused ", f"{len(risk.paused)}", "paused"))
         return parts
 
     def _style(self, name: str) -> Style:

@@ -117,6 +117,10 @@ class WatchlistPane(DataTable[Text]):
             return None
         return self._order[self.cursor_row]
 
+    def ticker(self, instrument_id: str) -> Ticker | None:
+        """The latest ticker of ``instrument_id``, if any arrived."""
+        return self._tickers.get(instrument_id)
+
     def set_instruments(self, instruments: Iterable[InstrumentInfo]) -> None:
         """Add a row for each instrument not shown yet (rows are never reordered)."""
         for info in instruments:

@@ -1,0 +1,76 @@
+"""Short screens: one row of tabs choosing what fills the lower area (market, orders, positions,
+log). Each tab shows its key and is clickable; on tall screens the bar is hidden."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+VIEWS: tuple[tuple[str, str], ...] = (
+    ("market", "Market"),
+    ("orders", "Orders"),
+    ("positions", "Positions"),
+    ("log", "Log"),
+)
+
+
+class ViewBar(Widget):
+    """Tabs for the views; ``show`` sets the current one, the keys and the counts."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "view-bar--tab",
+        "view-bar--active",
+        "view-bar--key",
+        "view-bar--count",
+    }
+
+    DEFAULT_CSS = """
+    ViewBar {
+        height: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.view = "market"
+        self.keys: dict[str, str] = {}
+        self.counts: dict[str, int] = {}
+
+    def show(
+        self,
+        view: str,
+        *,
+        keys: dict[str, str] | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        self.view = view
+        if keys is not None:
+            self.keys = keys
+        if counts is not None:
+            self.counts = counts
+        self.refresh()
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="crop", end="")
+        for name, label in VIEWS:
+            active = name == self.view
+            click = Style(meta={"@click": f"app.show_view('{name}')"})
+            base = self._style("active" if active else "tab") + click
+            text.append(" ", base)
+            key = self.keys.get(name)
+            if key:
+                text.append(key, base + self._style("key"))
+                text.append(" ", base)
+            text.append(label, base)
+            count = self.counts.get(name)
+            if count:
+                text.append(f" {count}", base + self._style("count"))
+            text.append(" ", base)
+            text.append(" ")
+        return text
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"view-bar--{name}", partial=True)
