@@ -57,7 +57,7 @@ from stom_tui.widgets import (
 from stom_tui.widgets.view_bar import VIEWS
 
 HEALTH_CHECK_INTERVAL_S = 0.25
-TALL_HEIGHT = 34
+TALL_HEIGHT = 44
 """From this many rows every pane has a place of its own; below it, views share one."""
 
 

@@ -215,6 +215,11 @@ async def test_b_opens_the_ticket_at_the_best_ask_and_s_at_the_best_bid() -> Non
         await s.press("s")
         assert s.ticket().side == "sell"
         assert s.ticket_text("#ticket-price") == "143,300,000"
+        # Switching the side moves a price still at its default to the other side's best.
+        await s.pilot.click("#side-buy")
+        await settle(s.pilot)
+        assert s.ticket().side == "buy"
+        assert s.ticket_text("#ticket-price") == "143,302,000"
 
 
 async def test_up_and_down_step_the_price_by_the_tick_of_its_band() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stom_tui.screens.confirm import Confirmation, ConfirmScreen
 from stom_tui.screens.help import HelpScreen, KeyHelp
+from stom_tui.screens.order_ticket import OrderTicket
 
-__all__ = ["HelpScreen", "KeyHelp"]
+__all__ = ["ConfirmScreen", "Confirmation", "HelpScreen", "KeyHelp", "OrderTicket"]

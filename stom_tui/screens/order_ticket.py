@@ -128,12 +128,23 @@ class OrderTicket(ModalScreen[str | None]):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         button_id = event.pressed.id or ""
         if event.radio_set.id == "ticket-side":
+            previous = self.side
             self.side = "sell" if button_id == "side-sell" else "buy"
+            self._follow_side(previous)
             self._show_side()
         elif event.radio_set.id == "ticket-kind":
             self.kind = next((k for k in ORDER_KINDS if button_id == f"kind-{k}"), "limit")
             self.query_one("#ticket-price", Input).disabled = self.kind == "market"
         self.refresh_check()
+
+    def _follow_side(self, previous: Side) -> None:
+        """A price still at the old side's default moves to the new side's (ask ↔ bid)."""
+        price_input = self.query_one("#ticket-price", Input)
+        old_default = self.quote.opposite(previous)
+        new_default = self.quote.opposite(self.side)
+        at_default = old_default is not None and parse_number(price_input.value) == old_default
+        if at_default and new_default is not None:
+            price_input.value = format_decimal(new_default)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.refresh_check()
