@@ -30,6 +30,8 @@ class BusLogHandler(logging.Handler):
         self.seq = 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "bus", True) is False:
+            return  # already on the bus in a structured form (fills on oms/events)
         try:
             self.seq += 1
             message = record.getMessage()

@@ -9,6 +9,7 @@ instrument only, so the app's message rate stays low (~50/s) however fast the ma
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import uuid
 from typing import Any, Protocol
@@ -209,6 +210,8 @@ class MqttFeed:
             keepalive=self._keepalive,
             clean_session=True,
             tls_context=self._tls_context,
+            # paho leaves Nagle on; commands and their replies would wait ~40 ms for an ACK.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:

@@ -54,6 +54,9 @@ log = logging.getLogger("stom.oms")
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
 
+NOT_ON_BUS = {"bus": False}
+"""Log extra for lines the bus already carries as events (the console formats fills itself)."""
+
 RISK_SAVE_INTERVAL_NS = 5_000_000_000
 """How often the day's equity marks are journaled when they changed."""
 
@@ -381,6 +384,7 @@ class Oms:
             instrument.quote_currency,
             fill.liquidity,
             order.client_order_id,
+            extra=NOT_ON_BUS,
         )
 
     # --- periodic risk -----------------------------------------------------------------------
