@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
 from engine.oms.oms import Oms
-from engine.oms.rows import balance_rows, fill_row, order_row, position_row
+from engine.oms.rows import balance_rows, fill_row, order_row, position_rows
 from engine.outbox import Outbox
 from engine.protocol import trading as t
 from engine.protocol.codec import encode
@@ -67,35 +67,17 @@ class OmsPublisher:
             self._orders_dirty = False
         has_open = any(not position.is_flat for position in oms.positions.values())
         if self._positions_dirty or has_open:
-            outbox.put_state(topics.positions, encode(self._positions(now_ns)))
+            outbox.put_state(
+                topics.positions, encode(t.Positions(ts=now_ns, positions=position_rows(oms)))
+            )
             self._positions_dirty = False
         if self._account_dirty:
             account = t.Account(ts=now_ns, mode=self.mode, balances=balance_rows(oms.account))  # type: ignore[arg-type]
             outbox.put_state(topics.account, encode(account))
             self._account_dirty = False
         if self._risk_dirty or has_open:
-            outbox.put_state(topics.risk, encode(self._risk(now_ns)))
+            outbox.put_state(topics.risk, encode(oms.risk_payload(now_ns)))
             self._risk_dirty = False
-
-    def _positions(self, now_ns: int) -> t.Positions:
-        oms = self.oms
-        rows = []
-        for instrument_id, position in oms.positions.items():
-            state = oms.market_state(instrument_id)
-            if state is None:
-                continue
-            rows.append(
-                position_row(
-                    position,
-                    state.instrument,
-                    oms.mark_price(state),
-                    oms.exit_levels(instrument_id),
-                )
-            )
-        return t.Positions(ts=now_ns, positions=rows)
-
-    def _risk(self, now_ns: int) -> t.RiskState:
-        return self.oms.risk_payload(now_ns)
 
     def publish_reconciliation(self, now_ns: int, venue: str, differences: list[str]) -> None:
         report = t.Reconciliation(ts=now_ns, venue=venue, differences=differences)

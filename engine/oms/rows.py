@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from engine.domain.fixed_point import format_raw
 from engine.domain.instrument import Instrument
-from engine.domain.orders import Order, OrderFilled, OrderSide, OrderType
+from engine.domain.orders import Order, OrderFilled, OrderType
 from engine.domain.positions import Position
 from engine.oms.account import PaperAccount
+from engine.oms.oms import Oms
 from engine.protocol import trading as t
 
 
@@ -103,5 +104,18 @@ def balance_rows(account: PaperAccount) -> list[t.BalanceRow]:
     ]
 
 
-def side_word(side: OrderSide) -> str:
-    return "buy" if side is OrderSide.BUY else "sell"
+def position_rows(oms: Oms) -> list[t.PositionRow]:
+    """Every position the OMS holds, marked to the current market, with its exit levels."""
+    rows = []
+    for instrument_id, position in oms.positions.items():
+        state = oms.market_state(instrument_id)
+        if state is not None:
+            rows.append(
+                position_row(
+                    position,
+                    state.instrument,
+                    oms.mark_price(state),
+                    oms.exit_levels(instrument_id),
+                )
+            )
+    return rows

@@ -165,7 +165,7 @@ def _back_on_venue(exchange: PaperExchange, order: Order, now: int) -> None:
 
 
 def _reconcile(oms: Oms, exchange: PaperExchange) -> list[str]:
-    journal_open = {coid for coid, order in oms.open.items()}
+    journal_open = set(oms.open)
     venue_open = exchange.open_order_ids()
     differences = [
         f"order {coid} is open in the journal but not on the venue"

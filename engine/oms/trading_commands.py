@@ -25,7 +25,7 @@ from engine.oms.order_requests import (
     price_raw_of,
     quantity_raw_of,
 )
-from engine.oms.rows import balance_rows, order_row, position_row
+from engine.oms.rows import balance_rows, order_row, position_row, position_rows
 
 Args = dict[str, Any]
 Handler = Callable[[Args], Awaitable[Args]]
@@ -130,21 +130,7 @@ class TradingCommands:
         return {"orders": [self._order(order) for order in orders]}
 
     def positions(self, args: Args, now: int) -> Args:
-        rows = []
-        for instrument_id, position in self.oms.positions.items():
-            state = self.oms.market_state(instrument_id)
-            if state is None:
-                continue
-            rows.append(
-                msgspec.to_builtins(
-                    position_row(
-                        position,
-                        state.instrument,
-                        self.oms.mark_price(state),
-                        self.oms.exit_levels(instrument_id),
-                    )
-                )
-            )
+        rows = [msgspec.to_builtins(row) for row in position_rows(self.oms)]
         balances = [msgspec.to_builtins(row) for row in balance_rows(self.oms.account)]
         return {"positions": rows, "balances": balances}
 
