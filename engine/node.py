@@ -39,6 +39,9 @@ from engine.sim.market import MarketSimulator
 
 log = logging.getLogger("stom.node")
 
+SHUTDOWN_TIMEOUT_S = 5.0
+"""Longest wait for the bus to flush, say ``stopped`` and disconnect at shutdown."""
+
 MARKET_STEP_S = 0.005
 """How often the simulator venue hands the engine a batch (events keep their own timestamps)."""
 
@@ -217,12 +220,19 @@ class EngineNode:
             async with asyncio.TaskGroup() as group:
                 market = group.create_task(self._market_loop(), name="market")
                 stats = group.create_task(self._stats_loop(), name="stats")
-                group.create_task(self.bus.run(stop), name="bus")
+                bus = group.create_task(self.bus.run(stop), name="bus")
                 await stop.wait()
                 self.state = "stopping"
                 log.info("engine %s stopping", self.engine_id)
                 market.cancel()
                 stats.cancel()
+                # The bus says "stopped" and disconnects; a broker that never acknowledges the
+                # disconnect must not keep the process (and a service manager) waiting forever.
+                try:
+                    await asyncio.wait_for(asyncio.shield(bus), SHUTDOWN_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("the broker did not close the connection in time; leaving")
+                    bus.cancel()
         finally:
             self.trading.journal.close()
             logging.getLogger("stom").removeHandler(handler)
