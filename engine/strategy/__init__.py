@@ -1,0 +1,1 @@
+"""Strategies: the API strategy files subclass, and the runtime that drives them."""

@@ -1,0 +1,1 @@
+"""Venue adapters (``<venue>/``) behind one interface (``base.py``)."""
