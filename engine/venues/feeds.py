@@ -1,0 +1,209 @@
+"""The engine's real venues at run time: feeds into one sink, live exchanges, feed health.
+
+:func:`open_venue_set` runs before the engine node is built (it needs the network): it builds each
+enabled venue's feed and loads its instruments with the venue's own rules. The node then
+:meth:`VenueSet.attach`-es the set to its market state, builds a :class:`LiveExchange` for every
+live-mode venue, and runs :meth:`VenueSet.tasks` in its TaskGroup. Every feed appends to the same
+:class:`FeedSink`; its ``wake`` sets an event the market loop waits on, so a venue's tick reaches
+the books (and the strategies, risk and OMS) at once, not at the next timer step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.config.settings import Settings
+from engine.domain.clock import Clock
+from engine.domain.ids import InstrumentId
+from engine.domain.instrument import Instrument
+from engine.market_state import MarketState
+from engine.outbox import Outbox
+from engine.protocol import payloads as p
+from engine.protocol.codec import encode
+from engine.protocol.topics import Topics
+from engine.risk.stale_feed import FeedHolds
+from engine.venues.base import FeedSink, VenueFeed, VenueRejected, VenueUnavailable
+from engine.venues.live_exchange import LiveExchange, Reconciled
+from engine.venues.registry import VenueConfig, build_feed, build_order_client, enabled_venues
+
+log = logging.getLogger("stom.venues")
+
+LOAD_ATTEMPTS = 3
+HEALTH_INTERVAL_S = 1.0
+
+
+class VenueStartError(Exception):
+    """A venue could not be started (its instruments could not be loaded)."""
+
+
+@dataclass
+class VenueRuntime:
+    """One enabled venue: its config, feed, symbols and instruments."""
+
+    config: VenueConfig
+    feed: VenueFeed
+    instruments: list[Instrument]
+    exchange: LiveExchange | None = None
+
+    @property
+    def code(self) -> str:
+        return self.config.code
+
+    @property
+    def symbols(self) -> list[str]:
+        return [instrument.id.symbol for instrument in self.instruments]
+
+
+@dataclass
+class VenueSet:
+    """Every enabled venue of one engine (empty when none is enabled)."""
+
+    venues: list[VenueRuntime] = field(default_factory=list)
+    sink: FeedSink | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def codes(self) -> list[str]:
+        return [venue.code for venue in self.venues]
+
+    @property
+    def live_exchanges(self) -> dict[str, LiveExchange]:
+        return {v.code: v.exchange for v in self.venues if v.exchange is not None}
+
+    def attach(
+        self,
+        market: MarketState,
+        clock: Clock,
+        *,
+        poll: bool = True,
+        on_reconciled: Reconciled | None = None,
+    ) -> None:
+        """Add the instruments to ``market``, make the sink, and build the live exchanges."""
+        for venue in self.venues:
+            for instrument in venue.instruments:
+                market.add(instrument)
+        self.sink = FeedSink(lambda iid: market.index_of(InstrumentId(iid)), self._wake.set)
+        for venue in self.venues:
+            if venue.config.live and poll:
+                client = build_order_client(venue.config, clock, venue.instruments)
+                venue.exchange = LiveExchange(
+                    client,
+                    market,
+                    clock,
+                    poll_interval_ns=int(venue.config.settings.poll_interval_ms * 1_000_000),
+                    on_reconciled=on_reconciled,
+                )
+
+    def watch(self, holds: FeedHolds) -> None:
+        """Let the stale-feed rule read each feed's health at the moment it checks an order."""
+        for venue in self.venues:
+            holds.watch(venue.code, venue.feed.health)
+
+    def tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        """Named coroutines for the node's TaskGroup: one feed each, one order worker each."""
+        assert self.sink is not None, "attach() first"
+        work: list[tuple[str, Coroutine[Any, Any, None]]] = []
+        for venue in self.venues:
+            work.append((f"feed-{venue.code}", venue.feed.run(venue.symbols, self.sink)))
+            if venue.exchange is not None:
+                work.append((f"orders-{venue.code}", venue.exchange.run()))
+        return work
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until a feed appends something, or ``timeout_s`` passes."""
+        if not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout_s)
+        self._wake.clear()
+
+    # --- health ----------------------------------------------------------------------------------
+
+    def health_payload(self, now_ns: int) -> p.FeedsHealth:
+        rows = []
+        for venue in self.venues:
+            health = venue.feed.health
+            last = health.last_message_ns or None
+            rows.append(
+                p.FeedHealthRow(
+                    venue=venue.code,
+                    state=health.state.value,  # type: ignore[arg-type]
+                    mode="live" if venue.config.live else "paper",
+                    last_message_ns=last,
+                    age_ms=max(0, (now_ns - last) // 1_000_000) if last else None,
+                    connects=health.connects,
+                    reconnects=health.reconnects,
+                    gaps=health.gaps,
+                    malformed=health.malformed,
+                    resyncing=sorted(health.resyncing),
+                    last_error=health.last_error or None,
+                )
+            )
+        return p.FeedsHealth(ts=now_ns, feeds=rows)
+
+    async def publish_health(self, outbox: Outbox, topics: Topics, clock: Clock) -> None:
+        """``md/feeds`` (retained) once a second while the engine runs."""
+        while True:
+            payload = encode(self.health_payload(clock.now_ns()))
+            outbox.put_state(topics.feeds, payload, retain=True)
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+
+
+async def open_venue_set(
+    settings: Settings,
+    clock: Clock,
+    *,
+    only: list[str] | None = None,
+    symbols: dict[str, list[str]] | None = None,
+    sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+) -> VenueSet:
+    """Build the enabled venues' feeds and load their instruments.
+
+    ``only`` picks venues by name whether enabled or not (``stom data record``); ``symbols``
+    replaces a venue's configured symbols. Raises :class:`ConfigError` for missing keys and
+    :class:`VenueStartError` when a venue's instruments cannot be loaded.
+    """
+    configs = enabled_venues(settings, only=only)
+    venue_set = VenueSet()
+    for config in configs:
+        feed = build_feed(config, clock)
+        wanted = (symbols or {}).get(config.spec.name) or list(config.settings.symbols)
+        if not wanted:
+            raise VenueStartError(
+                f"[venues.{config.spec.name}] symbols is empty: list the symbols to stream, "
+                f'e.g. symbols = ["{config.spec.example_symbol}"]'
+            )
+        instruments = await _load(config, feed, wanted, sleep)
+        venue_set.venues.append(VenueRuntime(config, feed, instruments))
+        log.info("%s: %d instruments loaded from %s (%s mode)", config.code, len(instruments),
+                 config.rest_url(), config.settings.mode)  # fmt: skip
+    return venue_set
+
+
+async def _load(
+    config: VenueConfig,
+    feed: VenueFeed,
+    symbols: list[str],
+    sleep: Callable[[float], Coroutine[Any, Any, None]],
+) -> list[Instrument]:
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        try:
+            return await feed.load_instruments(symbols)
+        except (VenueRejected, ValueError, KeyError) as exc:
+            why = f"{exc.code}: {exc.message}" if isinstance(exc, VenueRejected) else str(exc)
+            raise VenueStartError(
+                f"{config.code}: cannot use the instruments {', '.join(symbols)} "
+                f"([venues.{config.spec.name}] symbols): {why}"
+            ) from None
+        except (VenueUnavailable, OSError) as exc:
+            if attempt == LOAD_ATTEMPTS:
+                raise VenueStartError(
+                    f"{config.code}: cannot load instruments from {config.rest_url()} after "
+                    f"{LOAD_ATTEMPTS} tries: {exc}"
+                ) from None
+            await sleep(min(5.0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""Venue adapters against their loopback protocol servers, and the live exchange."""

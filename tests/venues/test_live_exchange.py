@@ -1,0 +1,279 @@
+"""The live exchange behind the real OMS (risk, journal, account), against an in-memory venue.
+
+Each test runs the exchange's worker as a task and pumps the OMS the way the market loop does.
+The same paths against a real venue protocol: ``test_live_upbit.py`` (Upbit loopback server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.commands import CommandRouter
+from engine.config.settings import JournalSettings, PaperSettings, Settings
+from engine.domain.clock import LiveClock
+from engine.domain.ids import InstrumentId
+from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
+from engine.market_state import MarketState
+from engine.oms.startup import TradingCore, open_trading_core
+from engine.oms.trading_commands import TradingCommands
+from engine.protocol import payloads as p
+from engine.protocol.topics import Topics
+from engine.sim.catalog import sim_instrument
+from engine.venues.live_exchange import LiveExchange
+from engine.venues.router import VenueRouter
+from tests.support.fake_venue import FakeVenueClient
+
+BTC = "KRW-BTC.UPBIT"
+SIM_BTC = "KRW-BTC.SIM"
+
+
+class LiveDesk:
+    """A trading core with one live venue (UPBIT, the fake) and the simulator's paper venue."""
+
+    def __init__(self, tmp_path: Path, client: FakeVenueClient) -> None:
+        self.settings = Settings(
+            journal=JournalSettings(file=str(tmp_path / "journal.sqlite")),
+            paper=PaperSettings(order_latency_ms=0.0),
+        )
+        self.clock = LiveClock()
+        self.client = client
+        self.market = MarketState()
+        upbit = dataclasses.replace(sim_instrument("KRW-BTC"), id=InstrumentId(BTC))
+        self.market.add(upbit, 50_000_000)
+        self.market.add(sim_instrument("KRW-BTC"), 50_000_000)
+        self.differences: list[tuple[str, list[str]]] = []
+        self.exchange = LiveExchange(
+            client,
+            self.market,
+            self.clock,
+            poll_interval_ns=20_000_000,
+            on_reconciled=lambda venue, lines: self.differences.append((venue, lines)),
+        )
+        self.refresh()
+        self.core: TradingCore = open_trading_core(
+            self.settings, self.market, self.clock, live_exchanges={"UPBIT": self.exchange}
+        )
+        self.router = CommandRouter(Topics("test"), self.clock)
+        TradingCommands(self.core.oms, self.clock, live_venues=frozenset({"UPBIT"})).register(
+            self.router
+        )
+        self.replies = 0
+
+    def refresh(self) -> None:
+        batch = MarketBatch()
+        now = self.clock.now_ns()
+        for instrument_id in (BTC, SIM_BTC):
+            index = self.market.index_of(InstrumentId(instrument_id))
+            for n in range(5):
+                batch.append(BOOK_LEVEL, index, BID, 49_999_000 - n * 1_000, 10_000_000, now)
+                batch.append(BOOK_LEVEL, index, ASK, 50_000_000 + n * 1_000, 10_000_000, now)
+            batch.append(TRADE, index, BID, 50_000_000, 1_000, now)
+        self.market.apply(batch)
+        if hasattr(self, "core") and self.core.exchange.has_work:
+            self.core.exchange.on_batch(batch)
+
+    async def command(self, type_: str, **args: Any) -> p.Reply:
+        self.replies += 1
+        command = p.Command(id=f"r{self.replies}", type=type_, reply_to="x", args=args)
+        return await self.router.handle(command)
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Pump the OMS (as the market loop does) until ``predicate()`` holds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            self.core.oms.pump(self.clock.now_ns())
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.002)
+        raise AssertionError(f"timed out waiting for {predicate}")
+
+    async def buy(self, price: str = "49990000", quantity: str = "0.01") -> str:
+        self.refresh()
+        reply = await self.command(
+            "order.submit", instrument=BTC, side="buy", price=price, quantity=quantity
+        )
+        assert reply.status == "accepted", reply.reason
+        return reply.result["order"]["client_order_id"]
+
+    def status(self, coid: str) -> str:
+        return self.core.oms.orders[coid].status.value
+
+
+@contextlib.asynccontextmanager
+async def running(desk: LiveDesk, arm: bool = True) -> AsyncIterator[LiveDesk]:
+    task = asyncio.create_task(desk.exchange.run())
+    if arm:
+        reply = await desk.command("arm", venue="UPBIT")
+        assert reply.status == "accepted", reply.reason
+    try:
+        await desk.until(lambda: desk.exchange.reconciled)
+        yield desk
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        desk.core.journal.close()
+
+
+@pytest.fixture
+def client() -> FakeVenueClient:
+    return FakeVenueClient(min_notional_raw=5_000 * 10**8)
+
+
+async def test_orders_route_by_venue_and_live_ones_need_arming(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    desk = LiveDesk(tmp_path, client)
+    assert isinstance(desk.core.exchange, VenueRouter)
+    async with running(desk, arm=False):
+        desk.refresh()
+        reply = await desk.command(
+            "order.submit", instrument=BTC, side="buy", price="49990000", quantity="0.01"
+        )
+        assert reply.status == "rejected" and "not_armed" in reply.reason
+        assert client.calls == [("open_orders", "")]
+        # The simulator's paper venue needs no arming and never reaches the live client.
+        paper = await desk.command(
+            "order.submit", instrument=SIM_BTC, side="buy", price="49990000", quantity="0.01"
+        )
+        assert paper.status == "accepted", paper.reason
+        coid = paper.result["order"]["client_order_id"]
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        assert [kind for kind, _ in client.calls] == ["open_orders"]
+
+
+async def test_partial_fills_arrive_once_each_then_the_order_fills(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        coid = await desk.buy(quantity="0.01")
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        order = desk.core.oms.orders[coid]
+        venue_order_id = order.venue_order_id
+        assert venue_order_id == "V1"
+        client.fill(venue_order_id, 400_000, 49_990_000)
+        await desk.until(lambda: desk.status(coid) == "partially_filled")
+        await asyncio.sleep(0.1)  # several polls see the same fill: it is reported once
+        desk.core.oms.pump(desk.clock.now_ns())
+        assert order.filled_raw == 400_000
+        client.fill(venue_order_id, 600_000, 49_990_000)
+        await desk.until(lambda: desk.status(coid) == "filled")
+        assert desk.core.oms.positions[BTC].quantity_raw == 1_000_000
+        fills = desk.core.journal.fills()
+        assert sorted(fill.trade_id for fill in fills) == ["T1", "T2"]
+        assert desk.exchange.open_order_ids() == set()
+
+
+async def test_venue_rejection_carries_the_venue_code_and_message(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        client.reject_next = ("insufficient_funds_bid", "주문가능한 금액(KRW)이 부족합니다.")
+        coid = await desk.buy()
+        await desk.until(lambda: desk.status(coid) == "rejected")
+        reason = desk.core.oms.orders[coid].reason
+        assert reason == "UPBIT insufficient_funds_bid: 주문가능한 금액(KRW)이 부족합니다."
+        assert desk.core.oms.account.balances["KRW"].locked == 0
+
+
+async def test_rate_limited_requests_are_retried_after_backing_off(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        client.unavailable = 2
+        coid = await desk.buy()
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        kinds = [kind for kind, _ in client.calls]
+        # 429 on the place, 429 on the look-up that follows the back-off, then through.
+        assert kinds[:4] == ["open_orders", "place", "query", "place"], kinds
+        assert len(client.orders) == 1
+
+
+async def test_a_lost_answer_is_found_by_client_order_id_not_sent_twice(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        client.lose_next_place = True  # the order lands, the answer times out
+        coid = await desk.buy()
+        await desk.until(lambda: desk.status(coid) == "accepted", timeout=10)
+        kinds = [kind for kind, _ in client.calls]
+        assert kinds.count("place") == 1, kinds
+        assert len(client.orders) == 1
+        assert desk.core.oms.orders[coid].venue_order_id == "V1"
+
+
+async def test_cancel_reports_fills_before_it_then_the_cancel(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        coid = await desk.buy(quantity="0.02")
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        venue_order_id = desk.core.oms.orders[coid].venue_order_id
+        client.fill(venue_order_id, 500_000, 49_990_000)
+        reply = await desk.command("order.cancel", client_order_id=coid)
+        assert reply.status == "accepted", reply.reason
+        await desk.until(lambda: desk.status(coid) == "canceled")
+        order = desk.core.oms.orders[coid]
+        assert order.filled_raw == 500_000
+        assert desk.core.oms.account.balances["KRW"].locked == 0
+
+
+async def test_cancel_of_a_filled_order_is_refused_with_the_fills(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    desk = LiveDesk(tmp_path, client)
+    desk.exchange._poll_interval_s = 60.0  # only the cancel's own query sees the fill
+    async with running(desk):
+        coid = await desk.buy(quantity="0.01")
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        client.fill(desk.core.oms.orders[coid].venue_order_id, 1_000_000, 49_990_000)
+        await desk.command("order.cancel", client_order_id=coid)
+        await desk.until(lambda: desk.status(coid) == "filled")
+
+
+async def test_restart_reconciles_the_journal_with_the_venue(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    first = LiveDesk(tmp_path, client)
+    async with running(first) as desk:
+        kept = await desk.buy(quantity="0.01")
+        filled_away = await desk.buy(price="49980000", quantity="0.01")
+        await desk.until(
+            lambda: desk.status(kept) == "accepted" and desk.status(filled_away) == "accepted"
+        )
+        client.fill(desk.core.oms.orders[kept].venue_order_id, 300_000, 49_990_000)
+        await desk.until(lambda: desk.status(kept) == "partially_filled")
+        # The engine dies with a submission journaled but never sent.
+        client.unavailable = 1000
+        desk.exchange._max_attempts = 1000
+        lost = await desk.buy(price="49970000")
+        await desk.until(lambda: desk.core.oms.orders[lost].status.value == "submitted")
+        filled_away_vid = desk.core.oms.orders[filled_away].venue_order_id
+    client.unavailable = 0
+    # While the engine is away: one order fills, someone places an order on the website.
+    client.fill(filled_away_vid, 1_000_000, 49_980_000)
+    foreign = client.add_foreign(BTC, 100_000)
+    client.calls.clear()
+    second = LiveDesk(tmp_path, client)
+    assert second.core.restored_open_orders == 3
+    async with running(second) as desk:
+        await desk.until(lambda: desk.differences)
+        await desk.until(lambda: desk.status(filled_away) == "filled")
+        assert desk.status(lost) == "rejected"
+        assert desk.status(kept) == "partially_filled"
+        assert desk.core.oms.orders[kept].filled_raw == 300_000  # T1 not counted twice
+        venue, lines = desk.differences[0]
+        assert venue == "UPBIT"
+        text = "\n".join(lines)
+        assert f"order {filled_away} changed on UPBIT" in text
+        assert f"order {lost} is open in the journal but unknown to UPBIT" in text
+        assert f"order {foreign} on {BTC} is open on UPBIT but not in the journal" in text
+        assert not any(kind == "place" for kind, _ in client.calls)

@@ -1,0 +1,1 @@
+"""Upbit adapter against the Upbit loopback server."""
