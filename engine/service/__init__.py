@@ -1,0 +1,1 @@
+"""Running the engine as a service: systemd notifications and the unit file."""

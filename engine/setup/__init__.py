@@ -1,0 +1,1 @@
+"""``stom init``: the setup wizard that writes ``config.toml`` and the secrets file."""
