@@ -104,8 +104,13 @@ class InstrumentState:
 class MarketState:
     """All instruments' state; instruments are addressed by a dense index on the hot path."""
 
-    def __init__(self, *, trade_ring: int = 256, bar_history: int = 120) -> None:
+    def __init__(
+        self, *, trade_ring: int = 256, bar_history: int = 120, track_bars: bool = True
+    ) -> None:
         self._states: list[InstrumentState] = []
+        self.track_bars = track_bars
+        """Build the 1 s and 1 min bars the publisher shows; a backtest, which has no screen,
+        turns it off (strategies get their bars from the runner either way)."""
         self._index: dict[InstrumentId, int] = {}
         self._trade_ring = trade_ring
         self._bar_history = bar_history
@@ -150,6 +155,7 @@ class MarketState:
     def apply(self, batch: MarketBatch) -> int:
         """Apply every event of ``batch`` in order; returns the number applied."""
         states = self._states
+        track_bars = self.track_bars
         ts = 0
         for kind, index, side, price, size, ts in zip(
             batch.kind,
@@ -191,8 +197,9 @@ class MarketState:
                 state.ring_size[slot] = size
                 state.ring_side[slot] = side
                 state.trade_count += 1
-                state.bar_1s.on_trade(ts, price, size)
-                state.bar_1m.on_trade(ts, price, size)
+                if track_bars:
+                    state.bar_1s.on_trade(ts, price, size)
+                    state.bar_1m.on_trade(ts, price, size)
             elif kind == BOOK_CLEAR:
                 state.bids.clear()
                 state.asks.clear()

@@ -11,12 +11,14 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import msgspec
 import psutil
 
 from engine import __version__
+from engine.alerts.wiring import build_alerts
 from engine.bus import EngineBus
 from engine.commands import CommandRouter
 from engine.config.broker_address import BrokerAddress
@@ -34,8 +36,14 @@ from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
+from engine.recorder import build_recorder, recording_step
+from engine.service.notify import SystemdNotifier
 from engine.sim.catalog import sim_instrument
 from engine.sim.market import MarketSimulator
+from engine.strategy.backtests import BacktestService
+from engine.strategy.runner import StrategyRunner
+from engine.strategy.service import StrategyService
+from engine.venues.feeds import VenueSet
 
 log = logging.getLogger("stom.node")
 
@@ -56,6 +64,7 @@ class EngineNode:
         password: Secret | None,
         *,
         clock: Clock | None = None,
+        venues: VenueSet | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or LiveClock()
@@ -69,6 +78,11 @@ class EngineNode:
             bar_history=settings.engine.bar_history,
         )
         self.simulator = self._build_simulator() if settings.sim.enabled else None
+        # Real venues (loaded by open_venue_set before the node): instruments, one feed sink,
+        # a live exchange per live-mode venue (engine/venues/feeds.py).
+        self.venue_set = venues or VenueSet()
+        self.venue_set.attach(self.market, self.clock, on_reconciled=self._venue_reconciled)
+        self.recorder = build_recorder(settings, self.market)
         self.publisher = MarketPublisher(
             self.market,
             self.topics,
@@ -78,14 +92,28 @@ class EngineNode:
         self.commands = CommandRouter(self.topics, self.clock)
         self.commands.register("ping", self._cmd_ping)
         self.commands.register("status", self._cmd_status)
-        self.trading = open_trading_core(settings, self.market, self.clock)
+        self.trading = open_trading_core(
+            settings, self.market, self.clock, live_exchanges=self.venue_set.live_exchanges
+        )
+        self.venue_set.watch(self.trading.oms.pre_trade.feed_holds)
         self.oms_publisher = OmsPublisher(self.trading.oms, self.outbox, self.topics)
         self.oms_publisher.publish_reconciliation(
             self.clock.now_ns(), "SIM", self.trading.differences
         )
-        TradingCommands(self.trading.oms, self.clock, live_venues=frozenset()).register(
+        live_venues = frozenset(self.venue_set.live_exchanges)
+        TradingCommands(self.trading.oms, self.clock, live_venues=live_venues).register(
             self.commands
         )
+        # Strategies: the runner drives every market batch (see _market_loop); the service
+        # loads [strategies], reloads edited files and answers strategy.* commands.
+        self.runner = StrategyRunner(self.trading.oms, self.clock)
+        self.strategy_service = StrategyService(
+            settings.strategies, self.runner, self.trading.journal, self.outbox, self.topics
+        )
+        self.strategy_service.register(self.commands)
+        self.strategy_service.start()
+        self.backtests = BacktestService(settings, self.outbox, self.topics, self.clock.now_ns)
+        self.backtests.register(self.commands)
         self.bus = EngineBus(
             settings.bus,
             address,
@@ -101,6 +129,10 @@ class EngineNode:
         self._process = psutil.Process()
         self._stats_mark = (time.monotonic(), 0)
         self._ticks_per_s = 0.0
+        self.notifier = SystemdNotifier()
+        self.alerts = build_alerts(
+            settings, self.trading.oms, self.clock, self.service_status, os.environ
+        )
 
     def _build_simulator(self) -> MarketSimulator:
         sim = self.settings.sim
@@ -124,7 +156,10 @@ class EngineNode:
 
     @property
     def venues(self) -> list[str]:
-        return ["SIM"] if self.simulator is not None else []
+        return (["SIM"] if self.simulator is not None else []) + self.venue_set.codes
+
+    def _venue_reconciled(self, venue: str, differences: list[str]) -> None:
+        self.oms_publisher.publish_reconciliation(self.clock.now_ns(), venue, differences)
 
     # --- payloads ----------------------------------------------------------------------------
 
@@ -159,10 +194,19 @@ class EngineNode:
             instruments=len(self.market),
         )
 
+    def service_status(self) -> str:
+        """One line for ``systemctl status``: state, broker, rate, orders."""
+        broker = "connected" if self.bus.connected.is_set() else "DISCONNECTED"
+        return (
+            f"{self.state}: broker {self.bus.address} {broker}, {len(self.market)} instruments,"
+            f" {self._ticks_per_s:,.0f} ticks/s, {len(self.trading.oms.open)} open orders"
+        )
+
     def _before_flush(self) -> None:
         now = self.clock.now_ns()
         self.publisher.collect(self.outbox, now)
         self.oms_publisher.collect(now)
+        self.strategy_service.collect(now)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -180,20 +224,46 @@ class EngineNode:
 
     async def _market_loop(self) -> None:
         simulator = self.simulator
-        if simulator is None:
+        venues = self.venue_set if self.venue_set.venues else None
+        if simulator is None and venues is None:
             return
         batch = MarketBatch()
-        clock, apply, step = self.clock, self.market.apply, simulator.step
-        exchange, pump = self.trading.exchange, self.trading.oms.pump
+        clock, recorder = self.clock, self.recorder
+        # apply → paper exchange → strategies → OMS pump, the source cut where an order falls
+        # due: the backtester's order, so paper and backtest fills agree to the unit.
+        source, process = self.runner.step_source, self.runner.process_batch
+        step = simulator.step if simulator is not None else None
+        if simulator is not None and recorder is not None:
+            step = recording_step(simulator.step, recorder)
         while True:
             now = clock.now_ns()
-            step(now, batch)
-            apply(batch)
-            if exchange.has_work:
-                exchange.on_batch(batch)
-            pump(now)
-            batch.clear()
-            await asyncio.sleep(MARKET_STEP_S)
+            if step is not None:
+                source(step, batch, now)
+            if venues is not None:
+                assert venues.sink is not None
+                received = venues.sink.take()  # what the feeds appended since the last turn
+                if recorder is not None:
+                    recorder.on_batch(received, now)
+                if received.kind or step is None:
+                    process(received, now)
+                await venues.wait(MARKET_STEP_S)  # a feed's wake() ends the wait at once
+            else:
+                await asyncio.sleep(MARKET_STEP_S)
+
+    async def _strategy_files_loop(self) -> None:
+        """Hot reload: check the strategy files for edits (a stat per file, no extra deps)."""
+        while True:
+            await asyncio.sleep(self.settings.strategies.reload_s)
+            self.strategy_service.poll_files()
+
+    def _venue_tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        work = self.venue_set.tasks()
+        if self.venue_set.venues:
+            health = self.venue_set.publish_health(self.outbox, self.topics, self.clock)
+            work.append(("feed-health", health))
+        if self.recorder is not None:
+            work.append(("recorder", self.recorder.run()))
+        return work
 
     async def _stats_loop(self) -> None:
         while True:
@@ -221,11 +291,32 @@ class EngineNode:
                 market = group.create_task(self._market_loop(), name="market")
                 stats = group.create_task(self._stats_loop(), name="stats")
                 bus = group.create_task(self.bus.run(stop), name="bus")
+                reload = group.create_task(self._strategy_files_loop(), name="strategy-files")
+                backtests = group.create_task(self.backtests.run(), name="backtests")
+                service = group.create_task(
+                    self.notifier.run(self.bus.connected, self.service_status), name="systemd"
+                )
+                extra = [group.create_task(work, name=name) for name, work in self._venue_tasks()]
+                alerts = None
+                if self.alerts is not None:
+                    self.alerts.started(self.engine_id, self.trading.oms)
+                    alerts = group.create_task(self.alerts.run(), name="alerts")
                 await stop.wait()
                 self.state = "stopping"
                 log.info("engine %s stopping", self.engine_id)
+                self.notifier.stopping(f"engine {self.engine_id} stopping")
                 market.cancel()
                 stats.cancel()
+                for task in extra:
+                    task.cancel()  # feeds, order workers, the recorder (it writes its buffer)
+                reload.cancel()
+                backtests.cancel()
+                self.backtests.stop()
+                self.strategy_service.stop()
+                service.cancel()
+                if alerts is not None and self.alerts is not None:
+                    await self.alerts.stopping(self.engine_id)
+                    alerts.cancel()
                 # The bus says "stopped" and disconnects; a broker that never acknowledges the
                 # disconnect must not keep the process (and a service manager) waiting forever.
                 try:
@@ -234,5 +325,8 @@ class EngineNode:
                     log.warning("the broker did not close the connection in time; leaving")
                     bus.cancel()
         finally:
+            self.notifier.close()
+            if self.alerts is not None:
+                await self.alerts.close()
             self.trading.journal.close()
             logging.getLogger("stom").removeHandler(handler)

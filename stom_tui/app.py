@@ -35,6 +35,7 @@ from stom_tui.messages import (
     EngineStatsReceived,
     EngineStatusChanged,
     FeedConnectionChanged,
+    FeedsHealthUpdated,
     InstrumentsReceived,
     LogReceived,
     PayloadMalformed,
@@ -43,6 +44,7 @@ from stom_tui.messages import (
 )
 from stom_tui.metrics import AppMetrics
 from stom_tui.screens.help import HelpScreen, KeyHelp
+from stom_tui.strategy_actions import STRATEGY_ACTIONS, StrategyActions
 from stom_tui.trading_actions import TRADING_ACTIONS, TradingActions
 from stom_tui.widgets import (
     ChartPane,
@@ -54,6 +56,7 @@ from stom_tui.widgets import (
     ViewBar,
     WatchlistPane,
 )
+from stom_tui.widgets.strategies import StrategiesPane
 from stom_tui.widgets.view_bar import VIEWS
 
 HEALTH_CHECK_INTERVAL_S = 0.25
@@ -61,7 +64,7 @@ TALL_HEIGHT = 44
 """From this many rows every pane has a place of its own; below it, views share one."""
 
 
-class StomApp(TradingActions, App[None]):
+class StomApp(StrategyActions, TradingActions, App[None]):
     """The console. ``feed`` supplies the data; ``clock`` (ns) is injectable for tests."""
 
     CSS_PATH = "styles/app.tcss"
@@ -109,6 +112,7 @@ class StomApp(TradingActions, App[None]):
         self.log_pane = LogPane(id="log", classes="pane")
         self.orders_pane = OrdersPane(id="orders", classes="pane")
         self.positions_pane = PositionsPane(id="positions", classes="pane")
+        self.strategies_pane = StrategiesPane(id="strategies", classes="pane")
         self.view_bar = ViewBar(id="view-bar")
         self.status_line = StatusLine(self.broker_label, self.engine_note, id="status")
         # Grid order matters: see styles/app.tcss.
@@ -119,6 +123,7 @@ class StomApp(TradingActions, App[None]):
             yield self.order_book
             yield self.chart
             yield self.log_pane
+            yield self.strategies_pane
             yield self.orders_pane
             yield self.positions_pane
         yield self.status_line
@@ -207,6 +212,10 @@ class StomApp(TradingActions, App[None]):
             return
         self.presence.on_stats(message.stats, self.clock())
         self.refresh_health()
+
+    def on_feeds_health_updated(self, message: FeedsHealthUpdated) -> None:
+        if self.take(message):
+            self.status_line.show_feeds(message.feeds)
 
     def on_instruments_received(self, message: InstrumentsReceived) -> None:
         if not self.take(message):
@@ -300,7 +309,7 @@ class StomApp(TradingActions, App[None]):
         return health
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in TRADING_ACTIONS:
+        if action in TRADING_ACTIONS or action in STRATEGY_ACTIONS:
             if len(self.screen_stack) > 1:
                 return False  # not from inside a modal (the ticket, a confirm, help)
             return None if self.trading_unavailable(action) else True
@@ -329,20 +338,26 @@ class StomApp(TradingActions, App[None]):
         for name, _ in VIEWS:
             self._panes.set_class(name == self.view, f"-view-{name}")
         self.show_view_counts()
-        table = {"orders": self.orders_pane, "positions": self.positions_pane}.get(self.view)
+        table = {
+            "orders": self.orders_pane,
+            "positions": self.positions_pane,
+            "strategies": self.strategies_pane,
+        }.get(self.view)
         if table is not None:
             self.call_after_refresh(table.focus)
-        elif self.focused in (self.orders_pane, self.positions_pane):
+        elif self.focused in (self.orders_pane, self.positions_pane, self.strategies_pane):
             self.watchlist.focus()
 
     def show_view_counts(self) -> None:
         counts = {
             "orders": self.orders_pane.open_count,
             "positions": self.positions_pane.open_count,
+            "strategies": self.strategies_pane.running_count,
         }
         if self._view_key_labels is None:
             self._view_key_labels = self._view_keys()
-        self.view_bar.show(self.view, keys=self._view_key_labels, counts=counts)
+        hidden = frozenset() if self.has_strategies else frozenset({"strategies"})
+        self.view_bar.show(self.view, keys=self._view_key_labels, counts=counts, hidden=hidden)
 
     def _view_keys(self) -> dict[str, str]:
         """The (possibly remapped) key of each view, for the tabs."""

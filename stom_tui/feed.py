@@ -26,6 +26,7 @@ from engine.protocol.payloads import (
     Command,
     EngineStats,
     EngineStatus,
+    FeedsHealth,
     Instruments,
     LogEvent,
     Payload,
@@ -33,6 +34,7 @@ from engine.protocol.payloads import (
     Tickers,
     Trades,
 )
+from engine.protocol.strategies import BacktestProgress, Strategies
 from engine.protocol.topics import Topics
 from engine.protocol.trading import (
     Account,
@@ -108,6 +110,7 @@ class MqttFeed:
         fixed: dict[str, type[Payload]] = {
             self.topics.status: EngineStatus,
             self.topics.stats: EngineStats,
+            self.topics.feeds: FeedsHealth,
             self.topics.instruments: Instruments,
             self.topics.tickers: Tickers,
             self.topics.log: LogEvent,
@@ -117,6 +120,8 @@ class MqttFeed:
             self.topics.account: Account,
             self.topics.risk: RiskState,
             self.topics.reconciliation: Reconciliation,
+            self.topics.strategies: Strategies,
+            self.topics.backtest_progress: BacktestProgress,
             self.reply_topic: Reply,
         }
         # An empty instrument id gives the topic prefix shared by every instrument.
@@ -194,7 +199,7 @@ class MqttFeed:
                     tasks.create_task(self._receive(client, app), name="feed-receive")
                     tasks.create_task(self._follow_selection(client), name="feed-selection")
         except* (aiomqtt.MqttError, OSError) as errors:
-            reason = str(errors.exceptions[0]) or type(errors.exceptions[0]).__name__
+            reason = connection_failure(errors.exceptions[0])
         finally:
             self._connected.clear()
             self._client = None
@@ -222,6 +227,7 @@ class MqttFeed:
             *self._trading_topics(),
         ]
         market = [self.topics.stats, self.topics.instruments, self.topics.tickers]
+        market.append(self.topics.feeds)
         await client.subscribe(
             [(topic, QOS_EVENTS) for topic in events] + [(topic, QOS_MARKET) for topic in market]
         )
@@ -237,6 +243,8 @@ class MqttFeed:
             topics.account,
             topics.risk,
             topics.reconciliation,
+            topics.strategies,
+            topics.backtest_progress,
         ]
 
     def _instrument_topics(self, instrument_id: str) -> list[str]:
@@ -301,6 +309,32 @@ class MqttFeed:
             if topic.startswith(prefix):
                 return instrument_kind
         return None
+
+
+# MQTT 3.1.1 return codes 4 and 5, MQTT 5 reason codes 134 and 135, and paho's wording of them.
+_REFUSED_MARKS = (
+    "not authori",
+    "bad user",
+    "username or password",
+    "[code:4]",
+    "[code:5]",
+    "[code:134]",
+    "[code:135]",
+)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Why a connection failed, in words a user acts on (never any credentials)."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if any(mark in lowered for mark in _REFUSED_MARKS):
+        return (
+            f"the broker refused the username or password ({text}); check [bus] username and"
+            " STOM_BUS__PASSWORD or the secrets file"
+        )
+    if "certificate" in lowered or "ssl" in lowered:
+        return f"TLS failed ({text}); check [bus] tls_ca_file and the broker's host name"
+    return text
 
 
 _PER_INSTRUMENT: frozenset[type[Payload]] = frozenset({BookSnapshot, Trades, BarUpdate, BarHistory})

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-VIEW_BINDING_IDS = {"orders": "show_orders", "positions": "show_positions", "log": "toggle_log"}
+VIEW_BINDING_IDS = {
+    "orders": "show_orders",
+    "positions": "show_positions",
+    "strategies": "show_strategies",
+    "log": "toggle_log",
+}
 """The binding that shows each view (its key is shown on the view tabs)."""
 
 APP_BINDINGS: list[BindingType] = [
@@ -50,6 +55,30 @@ APP_BINDINGS: list[BindingType] = [
         id="show_positions",
         show=False,
         tooltip="Show the positions and select in them",
+    ),
+    Binding(
+        "S",
+        "toggle_view('strategies')",
+        "Strategies",
+        id="show_strategies",
+        show=False,
+        tooltip="Show the strategies and select in them",
+    ),
+    Binding(
+        "t",
+        "toggle_strategy",
+        "Toggle",
+        id="toggle_strategy",
+        show=False,
+        tooltip="Start or stop the selected strategy",
+    ),
+    Binding(
+        "r",
+        "backtest",
+        "Backtest",
+        id="backtest",
+        show=False,
+        tooltip="Backtest a strategy on recorded ticks",
     ),
     Binding(
         "slash",

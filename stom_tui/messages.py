@@ -17,12 +17,14 @@ from engine.protocol.payloads import (
     BookSnapshot,
     EngineStats,
     EngineStatus,
+    FeedsHealth,
     Instruments,
     LogEvent,
     Payload,
     Tickers,
     Trades,
 )
+from engine.protocol.strategies import BacktestProgress, Strategies
 from engine.protocol.trading import (
     Account,
     Orders,
@@ -45,6 +47,13 @@ class EngineStatsReceived(Message):
     """The engine's once-a-second counters: also its heartbeat."""
 
     stats: EngineStats
+
+
+@dataclass
+class FeedsHealthUpdated(Message):
+    """Each venue feed's state, message age and reconnects (``md/feeds``, once a second)."""
+
+    feeds: FeedsHealth
 
 
 @dataclass
@@ -155,6 +164,26 @@ class ReconciliationReported(Message):
 
 
 @dataclass
+class StrategiesUpdated(Message):
+    """The retained list of strategies (a newer one supersedes a queued one)."""
+
+    strategies: Strategies
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StrategiesUpdated)
+
+
+@dataclass
+class BacktestProgressed(Message):
+    """The newest backtest run's progress (a newer one supersedes a queued one)."""
+
+    progress: BacktestProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BacktestProgressed)
+
+
+@dataclass
 class FeedConnectionChanged(Message):
     """The app's connection to the broker went up or down."""
 
@@ -174,6 +203,7 @@ class PayloadMalformed(Message):
 _MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
     EngineStatus: (EngineStatusChanged, "status"),
     EngineStats: (EngineStatsReceived, "stats"),
+    FeedsHealth: (FeedsHealthUpdated, "feeds"),
     Instruments: (InstrumentsReceived, "instruments"),
     Tickers: (TickersUpdated, "tickers"),
     BookSnapshot: (BookUpdated, "book"),
@@ -187,6 +217,8 @@ _MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
     RiskState: (RiskStateChanged, "risk"),
     OrderUpdate: (OrderEventReceived, "update"),
     Reconciliation: (ReconciliationReported, "reconciliation"),
+    Strategies: (StrategiesUpdated, "strategies"),
+    BacktestProgress: (BacktestProgressed, "progress"),
 }
 
 

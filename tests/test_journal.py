@@ -346,7 +346,16 @@ def test_the_file_is_in_wal_mode_with_the_asked_synchronous(tmp_path: Path) -> N
     # WAL is a property of the file: an outsider sees it too.
     assert raw_connection(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
     with pytest.raises(ValueError, match="'normal' or 'full'"):
-        Journal(path, synchronous="off")
+        Journal(path, synchronous="fast")
+
+
+def test_a_scratch_journal_skips_wal_and_fsync_but_keeps_the_schema(tmp_path: Path) -> None:
+    # A backtest's journal: nothing to survive a crash for.
+    with Journal(tmp_path / "scratch.sqlite", synchronous="off") as journal:
+        connection = journal._connection
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("memory",)
+        assert connection.execute("PRAGMA synchronous").fetchone() == (0,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_new_file_gets_the_current_schema_version(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-import sys
 from pathlib import Path
 
 from engine.cli.common import broker_of
@@ -16,16 +16,16 @@ log = logging.getLogger("stom.engine")
 
 
 def configure_logging(settings: Settings) -> None:
+    from engine.config.errors import ConfigError
+    from engine.config.secrets import load_secrets
+    from engine.service.log_files import engine_handlers
+
     level = getattr(logging, settings.engine.log_level.upper())
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if settings.engine.log_file:
-        Path(settings.engine.log_file).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(Path(settings.engine.log_file).expanduser()))
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        handlers=handlers,
-    )
+    try:
+        secrets = [secret.reveal() for secret in load_secrets(settings, os.environ).values()]
+    except ConfigError:
+        secrets = []  # reported when the broker password is read, with the reason
+    logging.basicConfig(level=logging.WARNING, handlers=engine_handlers(settings.engine, secrets))
     logging.getLogger("stom").setLevel(level)
 
 
@@ -49,8 +49,20 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
             other.pid,
         )
         return 1
+    from engine.config.errors import ConfigError
+    from engine.domain.clock import LiveClock
+    from engine.venues.feeds import VenueStartError, open_venue_set
+
     try:
-        node = EngineNode(settings, address, password)
+        venues = await open_venue_set(settings, LiveClock())
+    except ConfigError as exc:  # a live venue without its keys: named, nothing started
+        log.error("configuration error: %s", exc)
+        return 2
+    except VenueStartError as exc:
+        log.error("cannot start the engine: %s", exc)
+        return 1
+    try:
+        node = EngineNode(settings, address, password, venues=venues)
     except (JournalError, ValueError) as exc:
         # A journal that cannot be opened or a risk limit that does not parse: nothing started.
         log.error("cannot start the engine: %s", exc)

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import __version__
 
-TRADING_COMMANDS = ("order", "cancel", "orders", "positions", "kill")
+TRADING_COMMANDS = ("order", "cancel", "orders", "positions", "kill", "arm", "disarm")
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.cli.trading_command import add_trading_parsers
 
     add_trading_parsers(sub, common)
+    from engine.cli.service_command import add_service_parser
+
+    add_service_parser(sub, common)
+    from engine.cli.init_command import add_init_parser
+
+    add_init_parser(sub, common)
+    from engine.cli.backtest_command import add_backtest_parser
+    from engine.cli.data_command import add_data_parsers
+
+    add_backtest_parser(sub, common)
+    add_data_parsers(sub, common)
+    from engine.cli.demo_command import add_demo_parser
+
+    add_demo_parser(sub, common)
     return parser
 
 
@@ -84,6 +98,10 @@ def passthrough_args(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "init":  # before loading settings: it writes them
+        from engine.cli.init_command import run_init
+
+        return run_init(args)
     from engine.config.loader import ConfigError, load_settings
 
     try:
@@ -111,6 +129,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli.sim_command import run_sim_list
 
         return run_sim_list(settings)
+    if command == "backtest":
+        from engine.cli.backtest_command import run_backtest_command
+
+        return run_backtest_command(settings, args)
+    if command == "demo":
+        from engine.cli.demo_command import run_demo
+
+        return run_demo(settings, args)
+    if command == "data":
+        from engine.cli.data_command import run_data
+
+        return run_data(settings, args)
+    if command == "service":
+        from engine.cli.service_command import run_service
+
+        return run_service(settings, path, args)
     from engine.cli.console import run_console
 
     return run_console(settings, passthrough_args(args))

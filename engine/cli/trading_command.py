@@ -46,6 +46,10 @@ def add_trading_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     kill.add_argument("--flatten", action="store_true", help="also close every position")
     kill.add_argument("--reset", action="store_true", help="allow entries again")
     kill.add_argument("--json", action="store_true", help="print the engine's reply as JSON")
+    for name, what in (("arm", "allow real orders on"), ("disarm", "block real orders on")):
+        arming = sub.add_parser(name, parents=[common], help=f"{what} a live venue")
+        arming.add_argument("venue", help="venue code: UPBIT, BINANCE or KRX")
+        arming.add_argument("--json", action="store_true", help="print the engine's reply as JSON")
 
 
 def command_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -78,6 +82,8 @@ def command_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         if args.reset:
             return "kill.reset", {}
         return "kill", {"flatten": args.flatten}
+    if args.command in ("arm", "disarm"):
+        return args.command, {"venue": args.venue}
     raise SystemExit(f"stom: unknown trading command {args.command!r}")
 
 
@@ -126,6 +132,9 @@ def render(type_: str, reply: Reply) -> str:
         lines.append(f"cancelled {len(canceled)} order(s): {' '.join(canceled) or '-'}")
         if result.get("flatten"):
             lines.append(f"flattening with: {' '.join(result['flatten'])}")
+    if type_ in {"arm", "disarm"} and reply.status == "accepted":
+        armed = ", ".join(result.get("armed_venues", [])) or "none"
+        lines.append(f"armed venues: {armed}")
     if type_ == "kill.reset" and reply.status == "accepted":
         lines.append("kill switch reset: entries allowed")
     if type_ == "orders":

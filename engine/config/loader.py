@@ -41,9 +41,34 @@ CONFIG_ENV = "STOM_CONFIG"
 LOCAL_CONFIG_FILE = Path("config.toml")
 USER_CONFIG_FILE = Path("~/.config/stom/config.toml")
 
-_SECTIONS: dict[str, type[msgspec.Struct]] = {
-    field.name: field.type for field in msgspec.structs.fields(Settings)
+
+def _is_group(struct: Any) -> bool:
+    """A section made only of subsections, such as ``[venues.upbit]``, ``[venues.binance]``."""
+    fields = msgspec.structs.fields(struct)
+    return bool(fields) and all(
+        isinstance(field.type, type) and issubclass(field.type, msgspec.Struct) for field in fields
+    )
+
+
+_GROUPS: dict[str, type[msgspec.Struct]] = {
+    field.name: field.type for field in msgspec.structs.fields(Settings) if _is_group(field.type)
 }
+"""Sections of subsections by name; their subsections are sections named ``venues.upbit``."""
+
+
+def _flat_sections() -> dict[str, type[msgspec.Struct]]:
+    sections: dict[str, type[msgspec.Struct]] = {}
+    for field in msgspec.structs.fields(Settings):
+        if field.name in _GROUPS:
+            for sub in msgspec.structs.fields(field.type):
+                sections[f"{field.name}.{sub.name}"] = sub.type
+        else:
+            sections[field.name] = field.type
+    return sections
+
+
+_SECTIONS = _flat_sections()
+"""Every section by name (``bus``, ``venues.upbit`` ...) with its struct."""
 _FIELDS: dict[str, dict[str, Any]] = {
     section: {field.name: field.type for field in msgspec.structs.fields(struct)}
     for section, struct in _SECTIONS.items()
@@ -114,7 +139,7 @@ def load_settings(
     sections: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
     for (section, key), (value, _source) in layers.values.items():
         sections[section][key] = value
-    settings = Settings(**{name: _SECTIONS[name](**kw) for name, kw in sections.items()})
+    settings = _build(sections)
     semantic = check_settings(settings, _sim_catalog())
     if semantic:
         raise ConfigError(
@@ -122,6 +147,37 @@ def load_settings(
             for problem in semantic
         )
     return settings, config_path
+
+
+def _build(sections: Mapping[str, Mapping[str, Any]]) -> Settings:
+    built: dict[str, Any] = {}
+    grouped: dict[str, dict[str, Any]] = {group: {} for group in _GROUPS}
+    for name, values in sections.items():
+        section = _SECTIONS[name](**values)
+        group, dot, sub = name.partition(".")
+        if dot:
+            grouped[group][sub] = section
+        else:
+            built[name] = section
+    for group, subsections in grouped.items():
+        built[group] = _GROUPS[group](**subsections)
+    return Settings(**built)
+
+
+def _section_value(settings: Settings, section: str) -> Any:
+    value: Any = settings
+    for part in section.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _split_dotted(dotted: str) -> tuple[str, str]:
+    """``bus.url`` -> (``bus``, ``url``); ``venues.upbit.mode`` -> (``venues.upbit``, ``mode``)."""
+    section, _, key = dotted.partition(".")
+    if section in _GROUPS:
+        sub, _, key = key.partition(".")
+        section = f"{section}.{sub}"
+    return section, key
 
 
 def find_config_file(path: Path | None, env: Mapping[str, str]) -> Path | None:
@@ -156,10 +212,12 @@ class _Layers:
             if not isinstance(table, dict):
                 self.problems.append(
                     f"{path}: {section} = {toml_literal(table)}: expected a section [{section}]"
-                    if section in _SECTIONS
+                    if section in _SECTIONS or section in _GROUPS
                     else f"{path}: unknown top-level key {section}: every setting belongs in a"
                     f" section (sections: {sections})"
                 )
+            elif section in _GROUPS:
+                self._read_group(path, section, table, source)
             elif section in _SECTIONS:
                 for key, value in table.items():
                     self.assign(section, key, value, source)
@@ -172,11 +230,36 @@ class _Layers:
                     f" (known sections: {sections})"
                 )
 
+    def _read_group(
+        self, path: Path, group: str, table: Mapping[str, Any], source: _Source
+    ) -> None:
+        for sub, subtable in table.items():
+            section = f"{group}.{sub}"
+            if section not in _SECTIONS:
+                known = [
+                    name.partition(".")[2] for name in _SECTIONS if name.startswith(f"{group}.")
+                ]
+                self.problems.append(
+                    f"{path}: unknown section [{section}]{_suggest(sub, known)}"
+                    f" (known: {', '.join(f'[{group}.{name}]' for name in known)})"
+                )
+            elif not isinstance(subtable, dict):
+                self.problems.append(
+                    f"{path}: [{group}] {sub} = {toml_literal(subtable)}: expected a section"
+                    f" [{section}]"
+                )
+            else:
+                for key, value in subtable.items():
+                    self.assign(section, key, value, source)
+
     def read_env(self, env: Mapping[str, str]) -> None:
         for name in sorted(env):
             if not name.startswith(ENV_PREFIX) or "__" not in name:
                 continue
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+            if section in _GROUPS:
+                sub, _, key = key.partition("__")
+                section = f"{section}.{sub}"
             if is_secret_key(key) and key not in _FIELDS.get(section, {}):
                 continue  # a secret, for secrets.py
             if section not in _SECTIONS:
@@ -192,7 +275,7 @@ class _Layers:
             if value is None:
                 continue
             source = _Source("flag", flag_names.get(dotted, dotted))
-            section, _, key = dotted.partition(".")
+            section, key = _split_dotted(dotted)
             if section not in _SECTIONS or not key:
                 self.problems.append(f"{source.where()}: {dotted!r} is not a setting")
                 continue
@@ -224,7 +307,7 @@ class _Layers:
     def describe(self, section: str, key: str, settings: Settings) -> str:
         """The value of ``key`` as its source gave it (the default if no source did)."""
         if (section, key) not in self.values:
-            return _DEFAULT.describe(section, key, getattr(getattr(settings, section), key))
+            return _DEFAULT.describe(section, key, getattr(_section_value(settings, section), key))
         return self.values[section, key][1].describe(section, key, self.given[section, key])
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import msgspec
 
+from engine.config.alert_settings import AlertsSettings
+from engine.config.strategy_settings import StrategiesSettings
+
 
 class BusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """MQTT connection shared by the engine and the app."""
@@ -41,7 +44,13 @@ class EngineSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     log_level: str = "info"
     """debug, info, warning or error."""
     log_file: str = ""
-    """Also write the engine log to this file (empty: stderr only)."""
+    """Also write the engine log to this file (empty: stderr only), rotated by size."""
+    log_max_mb: float = 20.0
+    """Rotate ``log_file`` when it reaches this many MiB."""
+    log_backups: int = 5
+    """Rotated log files kept (``engine.log.1`` ... ``.N``), 1 or more."""
+    log_format: str = "text"
+    """``text`` (one readable line per record) or ``json`` (one JSON object per line)."""
     bar_history: int = 120
     """Closed bars kept per instrument and timeframe (and published retained)."""
     trades_per_flush: int = 200
@@ -143,6 +152,54 @@ class JournalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """``normal`` survives a killed engine; ``full`` also survives power loss (slower)."""
 
 
+class VenueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One real venue (``[venues.upbit]``, ``[venues.binance]``, ``[venues.kiwoom]``).
+
+    Its API keys never live here: they come from the secrets file or the environment
+    (``[upbit] access_key`` / ``STOM_UPBIT__ACCESS_KEY``; see ``engine/venues/registry.py``).
+    """
+
+    enabled: bool = False
+    """Stream this venue's market data (and trade on it)."""
+    mode: str = "paper"
+    """``paper``: orders fill on the paper exchange against the venue's real books (no keys);
+    ``live``: orders go to the venue (needs keys and ``stom arm <VENUE>`` after every start)."""
+    symbols: list[str] = msgspec.field(default_factory=list)
+    """The venue's own symbols: ``KRW-BTC`` (Upbit), ``BTCUSDT`` (Binance), ``005930`` (Kiwoom)."""
+    rest_url: str = ""
+    """REST base URL; empty: the venue's real one (set it for a testnet, a proxy or a loopback)."""
+    ws_url: str = ""
+    """WebSocket URL of the market data feed; empty: the venue's real one."""
+    poll_interval_ms: float = 1000.0
+    """Live mode: how often open orders are queried for fills and cancels."""
+
+
+class VenuesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The real venues, one subsection each."""
+
+    upbit: VenueSettings = msgspec.field(default_factory=VenueSettings)
+    """Upbit (KRW crypto market): instruments ``KRW-BTC.UPBIT``."""
+    binance: VenueSettings = msgspec.field(default_factory=VenueSettings)
+    """Binance spot: instruments ``BTCUSDT.BINANCE``."""
+    kiwoom: VenueSettings = msgspec.field(default_factory=VenueSettings)
+    """Kiwoom REST (Korean stocks on KRX): instruments ``005930.KRX``."""
+
+
+class RecorderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The tick recorder: what the engine receives, to Parquet (see ``engine/recorder.py``)."""
+
+    enabled: bool = False
+    """Record while the engine runs (``stom data record`` records without this)."""
+    dir: str = ""
+    """Tick store root; empty: ``<data.dir>/ticks``."""
+    flush_s: float = 2.0
+    """Buffered rows are written at least this often: a crash loses at most this much."""
+    rows_per_part: int = 65_536
+    """Rows per part file (one Parquet row group); a full buffer is written at once."""
+    instruments: list[str] = msgspec.field(default_factory=list)
+    """Instrument ids to record (``KRW-BTC.UPBIT``); empty: every instrument the engine streams."""
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole configuration."""
 
@@ -155,3 +212,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
     risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
     journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
+    venues: VenuesSettings = msgspec.field(default_factory=VenuesSettings)
+    recorder: RecorderSettings = msgspec.field(default_factory=RecorderSettings)
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    strategies: StrategiesSettings = msgspec.field(default_factory=StrategiesSettings)

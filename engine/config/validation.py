@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from engine.config.broker_address import parse_broker_url
 from engine.config.settings import Settings
 from engine.protocol.topics import check_namespace
@@ -60,6 +62,10 @@ def check_settings(settings: Settings, catalog: Mapping[str, Any] | None) -> lis
         _check_sim_rate,
         _check_tls_files,
         _check_trading,
+        _check_venues,
+        _check_recorder,
+        _check_alerts_and_logs,
+        _check_strategies,
     )
     for check in checks:
         problems.extend(check(settings))
@@ -121,6 +127,74 @@ def _check_trading(settings: Settings) -> list[Problem]:
             reason = f"{currency} = {text!r}: expected a non-negative decimal number"
             problems.append(Problem("paper", "balances", reason))
     return problems
+
+
+VENUE_MODES = ("paper", "live")
+_URL_SCHEMES = {"rest_url": ("http://", "https://"), "ws_url": ("ws://", "wss://")}
+
+
+def _check_venues(settings: Settings) -> list[Problem]:
+    problems = []
+    for name in msgspec.structs.fields(settings.venues):
+        venue = getattr(settings.venues, name.name)
+        section = f"venues.{name.name}"
+        if venue.mode not in VENUE_MODES:
+            problems.append(Problem(section, "mode", f"expected one of {', '.join(VENUE_MODES)}"))
+        if venue.enabled and not venue.symbols:
+            reason = f"the venue needs symbols to stream: set [{section}] symbols"
+            problems.append(Problem(section, "enabled", reason))
+        duplicates = sorted({s for s in venue.symbols if venue.symbols.count(s) > 1})
+        if duplicates:
+            reason = f"{', '.join(duplicates)} listed more than once"
+            problems.append(Problem(section, "symbols", reason))
+        for key, schemes in _URL_SCHEMES.items():
+            url = getattr(venue, key)
+            if url and not url.startswith(schemes):
+                reason = f"expected a URL starting with {' or '.join(schemes)}"
+                problems.append(Problem(section, key, reason))
+        if not 10 <= venue.poll_interval_ms <= MAX_LATENCY_MS:  # written so NaN fails too
+            reason = f"expected 10 to {MAX_LATENCY_MS:,.0f} ms"
+            problems.append(Problem(section, "poll_interval_ms", reason))
+    return problems
+
+
+def _check_recorder(settings: Settings) -> list[Problem]:
+    recorder = settings.recorder
+    problems = []
+    if not 0.05 <= recorder.flush_s <= 3600:  # written so NaN fails too
+        problems.append(Problem("recorder", "flush_s", "expected 0.05 to 3600 seconds"))
+    if not 100 <= recorder.rows_per_part <= 10_000_000:
+        problems.append(Problem("recorder", "rows_per_part", "expected 100 to 10000000 rows"))
+    for instrument_id in recorder.instruments:
+        symbol, dot, venue = instrument_id.rpartition(".")
+        if not (dot and symbol and venue.isupper()):
+            reason = f"{instrument_id!r} is not an instrument id such as KRW-BTC.UPBIT"
+            problems.append(Problem("recorder", "instruments", reason))
+    return problems
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _check_alerts_and_logs(settings: Settings) -> list[Problem]:
+    from engine.config.alert_settings import check_alerts
+
+    problems = [Problem(*problem) for problem in check_alerts(settings.alerts)]
+    engine = settings.engine
+    if engine.log_format not in LOG_FORMATS:
+        reason = f"expected one of {', '.join(LOG_FORMATS)}"
+        problems.append(Problem("engine", "log_format", reason))
+    if not 0.01 <= engine.log_max_mb <= 10_000:  # written so NaN fails too
+        problems.append(Problem("engine", "log_max_mb", "expected 0.01 to 10000 MiB"))
+    if not 1 <= engine.log_backups <= 1000:
+        problems.append(Problem("engine", "log_backups", "expected 1 to 1000 files"))
+    return problems
+
+
+def _check_strategies(settings: Settings) -> list[Problem]:
+    from engine.config.strategy_settings import check_strategies
+
+    return [Problem(*problem) for problem in check_strategies(settings.strategies)]
 
 
 def _check_tls_files(settings: Settings) -> list[Problem]:

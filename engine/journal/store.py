@@ -41,7 +41,8 @@ from engine.journal.records import (
     position_to_row,
 )
 
-Synchronous = Literal["normal", "full"]
+Synchronous = Literal["normal", "full", "off"]
+"""``off`` (no fsync at all) is for scratch journals such as a backtest's, never the config's."""
 
 BUSY_TIMEOUT_MS = 5000
 """How long a write waits for another connection's lock before it fails."""
@@ -86,7 +87,7 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, synchronous: Synchronous | str = "normal") -> None:
-        if synchronous not in ("normal", "full"):
+        if synchronous not in ("normal", "full", "off"):
             raise ValueError(f"journal synchronous must be 'normal' or 'full', not {synchronous!r}")
         self.path = Path(path)
         self._encoder = msgspec.json.Encoder()
@@ -113,6 +114,13 @@ class Journal:
         connection = self._connection
         # The timeout first, so that switching to WAL waits for another opener's lock.
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if synchronous == "off":
+            # A scratch journal (a backtest's): rollback journal in memory, one connection.
+            connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+            connection.execute("PRAGMA journal_mode = MEMORY")
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA foreign_keys = ON")
+            return
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise JournalError(f"journal {self.path}: SQLite refused WAL mode (got {mode!r})")

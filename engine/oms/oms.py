@@ -139,22 +139,7 @@ class Oms:
         )
         denial = self.pre_trade.check(submitted, self.view, now_ns)
         if denial is not None:
-            denied = OrderDenied(
-                **{field: getattr(submitted, field) for field in submitted.__struct_fields__},
-                rule=denial.rule,
-                reason=denial.reason,
-            )
-            self.journal.append([denied])
-            order = Order(denied)
-            self.orders[order.client_order_id] = order
-            log.warning(
-                "order %s denied by risk (%s): %s",
-                order.client_order_id,
-                denial.rule,
-                denial.reason,
-            )
-            self._emit(denied, order)
-            return order, True
+            return self.deny(submitted, denial.rule, denial.reason), True
         self.journal.append([submitted])
         order = Order(submitted)
         self.orders[order.client_order_id] = order
@@ -163,6 +148,25 @@ class Oms:
         self.exchange.submit(order, now_ns)
         self._emit(submitted, order)
         return order, True
+
+    def deny(self, submitted: OrderSubmitted, rule: str, reason: str) -> Order:
+        """Journal and announce ``submitted`` as denied by ``rule`` (pre-trade risk, or a
+        strategy's own budget in :mod:`engine.strategy.context`); nothing reaches the venue."""
+        denied = OrderDenied(
+            **{field: getattr(submitted, field) for field in submitted.__struct_fields__},
+            rule=rule,
+            reason=reason,
+        )
+        self.journal.append([denied])
+        order = Order(denied)
+        self.orders[order.client_order_id] = order
+        log.warning("order %s denied by risk (%s): %s", order.client_order_id, rule, reason)
+        self._emit(denied, order)
+        return order
+
+    def new_client_order_id(self) -> str:
+        """A fresh client order id, unique in this journal."""
+        return self._new_id()
 
     def cancel(self, client_order_id: str, now_ns: int, *, reason: str = "") -> Order:
         order = self.orders.get(client_order_id)
@@ -420,6 +424,9 @@ class Oms:
     def _update_paused(self, now_ns: int) -> bool:
         """Refresh which feeds are stale (for the payload; pre-trade checks each order itself)."""
         stale = stale_feeds(self.market, now_ns, self.stale_feed_ns)
+        held = self.pre_trade.feed_holds.all(str(state.instrument.id) for state in self.market)
+        if held:
+            stale = {**held, **stale}
         changed = stale.keys() != self.stale.keys()
         self.stale = stale
         return changed

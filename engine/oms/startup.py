@@ -9,6 +9,7 @@ balances recorded in the journal (not the config, which may have changed) plus e
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,6 +23,8 @@ from engine.oms.account import PaperAccount
 from engine.oms.oms import Oms
 from engine.paper import PaperExchange
 from engine.risk import PostTradeRisk, PreTradeRisk, ProtectiveExits, RiskLimits, RiskState
+from engine.venues.live_exchange import LiveExchange
+from engine.venues.router import VenueRouter
 
 log = logging.getLogger("stom.oms")
 
@@ -31,7 +34,7 @@ PAPER_VENUES = frozenset({"SIM"})
 @dataclass
 class TradingCore:
     oms: Oms
-    exchange: PaperExchange
+    exchange: PaperExchange | VenueRouter
     journal: Journal
     differences: list[str]
     restored_open_orders: int
@@ -63,14 +66,20 @@ def open_trading_core(
     clock: Clock,
     *,
     live_venues: frozenset[str] = frozenset(),
+    live_exchanges: Mapping[str, LiveExchange] | None = None,
 ) -> TradingCore:
     """Open the journal, rebuild from it, and put open orders back on the venue.
 
     ``live_venues`` send real orders and need arming; the simulator is paper and needs none.
+    ``live_exchanges`` (venue code -> :class:`LiveExchange`) route those venues' orders to the
+    venue (through a :class:`VenueRouter`); their open orders are reconciled with the venue once
+    each live exchange's worker runs. Their codes are live venues too.
     """
+    if live_exchanges:
+        live_venues = live_venues | frozenset(live_exchanges)
     journal = Journal(journal_path(settings), synchronous=settings.journal.synchronous)
     try:
-        return _open(settings, market, clock, journal, live_venues)
+        return _open(settings, market, clock, journal, live_venues, live_exchanges or {})
     except BaseException:
         journal.close()
         raise
@@ -82,6 +91,7 @@ def _open(
     clock: Clock,
     journal: Journal,
     live_venues: frozenset[str],
+    live_exchanges: Mapping[str, LiveExchange],
 ) -> TradingCore:
     recovered = recover(journal)
     now = clock.now_ns()
@@ -94,11 +104,12 @@ def _open(
     if isinstance(stored_exits, dict):
         instruments = {str(i.id): i for i in market.instruments()}
         exits = ProtectiveExits.from_dict(stored_exits, instruments, limits.exits)
-    exchange = PaperExchange(
+    paper = PaperExchange(
         market,
         order_latency_ns=int(settings.paper.order_latency_ms * 1_000_000),
         id_prefix=f"P{recovered.last_seq}-",
     )
+    exchange = VenueRouter(paper, live_exchanges) if live_exchanges else paper
     oms = Oms(
         market=market,
         exchange=exchange,
@@ -126,6 +137,9 @@ def _open(
             continue
         account.on_fill(order, instrument, fill.price_raw, fill.quantity_raw, fill.fee_raw)
     restored = 0
+    trade_ids: dict[str, set[str]] = {}
+    for fill in recovered.fills:
+        trade_ids.setdefault(fill.client_order_id, set()).add(fill.trade_id)
     for order in recovered.orders.values():
         if not order.is_open:
             continue
@@ -138,7 +152,10 @@ def _open(
             continue
         oms.open[order.client_order_id] = order
         account.lock(order, instrument, oms.lock_price(order, instrument))
-        _back_on_venue(exchange, order, now)
+        if isinstance(exchange, VenueRouter):
+            exchange.resume(order, now, trade_ids.get(order.client_order_id, set()))
+        else:
+            _back_on_venue(exchange, order, now)
         restored += 1
     differences.extend(_reconcile(oms, exchange))
     for line in differences:
@@ -164,7 +181,7 @@ def _back_on_venue(exchange: PaperExchange, order: Order, now: int) -> None:
             exchange.cancel(order.client_order_id, now)
 
 
-def _reconcile(oms: Oms, exchange: PaperExchange) -> list[str]:
+def _reconcile(oms: Oms, exchange: PaperExchange | VenueRouter) -> list[str]:
     journal_open = set(oms.open)
     venue_open = exchange.open_order_ids()
     differences = [

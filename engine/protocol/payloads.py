@@ -83,6 +83,35 @@ class Instruments(Payload, kw_only=True):
     instruments: list[InstrumentInfo]
 
 
+class FeedHealthRow(msgspec.Struct, kw_only=True):
+    """One venue feed's condition."""
+
+    venue: str
+    state: Literal["connecting", "live", "resyncing", "down"]
+    mode: Literal["paper", "live"]
+    """Where this venue's orders go: the paper exchange, or the venue itself."""
+    last_message_ns: int | None
+    """Engine time of the feed's last message (null: none yet)."""
+    age_ms: int | None
+    """Milliseconds since that message when the payload was made."""
+    connects: int
+    reconnects: int
+    gaps: int
+    """Sequence gaps detected (each forced a book resync)."""
+    malformed: int
+    """Frames that could not be parsed (skipped)."""
+    resyncing: list[str] = []
+    """Instrument ids whose book is being rebuilt (entries on them wait)."""
+    last_error: str | None = None
+
+
+class FeedsHealth(Payload, kw_only=True):
+    """Retained at ``md/feeds``, once a second: every venue feed of the engine."""
+
+    ts: int
+    feeds: list[FeedHealthRow]
+
+
 class Ticker(msgspec.Struct, kw_only=True, array_like=False):
     id: str
     last: str | None

@@ -44,6 +44,11 @@ class Topics:
         return f"{self.root}/md/instruments"
 
     @property
+    def feeds(self) -> str:
+        """Retained health of each venue feed (state, age, reconnects, gaps)."""
+        return f"{self.root}/md/feeds"
+
+    @property
     def tickers(self) -> str:
         return f"{self.root}/md/tickers"
 
@@ -88,6 +93,17 @@ class Topics:
     def risk(self) -> str:
         """Retained risk state: kill switch, arming, paused instruments, limits."""
         return f"{self.root}/risk/state"
+
+    # strategies and backtests
+    @property
+    def strategies(self) -> str:
+        """Retained list of strategies with their state and PnL."""
+        return f"{self.root}/strategy/list"
+
+    @property
+    def backtest_progress(self) -> str:
+        """Retained progress of the newest backtest run."""
+        return f"{self.root}/backtest/progress"
 
     # events and commands
     @property

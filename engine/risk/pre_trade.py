@@ -30,7 +30,7 @@ from engine.risk.money import (
     size_text,
 )
 from engine.risk.rate_limit import SlidingWindowLimiter
-from engine.risk.stale_feed import feed_silence
+from engine.risk.stale_feed import FeedHolds, feed_silence
 from engine.risk.state import RiskState
 from engine.risk.view import RiskView
 
@@ -84,6 +84,8 @@ class PreTradeRisk:
         self.allow_short = allow_short
         self.live_venues = live_venues
         """Venues that send real orders; they need arming. The paper venue (SIM) is not one."""
+        self.feed_holds = FeedHolds()
+        """Venue feeds whose resyncing books (or outage) hold entries; the node registers them."""
         self.rate = SlidingWindowLimiter(limits.max_orders_per_second)
         self._band = Fraction(limits.price_band_pct) / 100
         """The price band as an exact fraction of the reference price."""
@@ -182,6 +184,9 @@ class PreTradeRisk:
         paused = self.state.paused.get(order.instrument_id)
         if paused is not None:
             return Denial("stale_feed", f"entries on {order.instrument_id} are paused: {paused}")
+        held = self.feed_holds.reason(order.instrument_id)
+        if held is not None:
+            return Denial("stale_feed", f"entries on {order.instrument_id} wait: {held}")
         silence = feed_silence(market, now_ns, self.limits.stale_feed_ns)
         if silence is not None:
             return Denial("stale_feed", f"{order.instrument_id}: {silence}")

@@ -7,6 +7,7 @@ the caller passes in, so a backtest's clock works the same as the live one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from engine.market_state import InstrumentState
 from engine.risk.limits import NS_PER_S
@@ -33,3 +34,51 @@ def stale_feeds(markets: Iterable[InstrumentState], now_ns: int, limit_ns: int) 
         if reason is not None:
             stale[str(market.instrument.id)] = f"stale feed: {reason}"
     return stale
+
+
+class FeedCondition(Protocol):
+    """What the rule reads of a venue feed's health (``engine.venues.base.FeedHealth``)."""
+
+    state: str
+    resyncing: set[str]
+
+
+_HELD_STATES = {"down": "down, reconnecting", "connecting": "connecting"}
+
+
+class FeedHolds:
+    """Instruments whose feed says their book cannot be trusted right now.
+
+    Read at the moment an order is checked, straight from each feed's health, so an entry can
+    never slip in between a sequence gap and the engine hearing of it: a resyncing book, or a
+    feed that is down or still connecting, holds every entry on that venue's instruments.
+    """
+
+    __slots__ = ("_feeds",)
+
+    def __init__(self) -> None:
+        self._feeds: dict[str, FeedCondition] = {}
+
+    def watch(self, venue: str, health: FeedCondition) -> None:
+        self._feeds[venue] = health
+
+    def reason(self, instrument_id: str) -> str | None:
+        """Why entries on ``instrument_id`` wait, or None."""
+        health = self._feeds.get(instrument_id.rpartition(".")[2])
+        if health is None:
+            return None
+        if instrument_id in health.resyncing:
+            return "its book is being rebuilt after a gap in the venue's feed"
+        state = _HELD_STATES.get(str(health.state))
+        if state is not None:
+            return f"the venue's feed is {state}"
+        return None
+
+    def all(self, instrument_ids: Iterable[str]) -> dict[str, str]:
+        """Instrument id -> reason, for every held one of ``instrument_ids`` (for the payload)."""
+        held = {}
+        for instrument_id in instrument_ids:
+            reason = self.reason(instrument_id)
+            if reason is not None:
+                held[instrument_id] = f"stale feed: {reason}"
+        return held

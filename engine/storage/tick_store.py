@@ -173,6 +173,13 @@ class TickWriter:
         )
         for column in self._columns:
             column.clear()
+        return self.write_frame(frame)
+
+    def write_frame(self, frame: pl.DataFrame) -> list[Path]:
+        """Write rows with the store's columns (no ``snapshot``) as part files, one per UTC day
+        they span, bypassing the buffer (the recorder buffers numpy chunks itself)."""
+        if not frame.height:
+            return []
         days = (frame["ts_event"] // NS_PER_DAY).to_numpy()
         cuts = np.flatnonzero(np.diff(days)) + 1
         written = []

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from engine.protocol.payloads import FeedsHealth
 from engine.protocol.trading import RiskState
 from stom_tui.formatting import format_age, format_money, parse_decimal
 from stom_tui.health import Health
@@ -47,6 +48,7 @@ class StatusLine(Widget):
         self.note = note
         self.health: Health | None = None
         self.risk: RiskState | None = None
+        self.feeds: FeedsHealth | None = None
 
     def show(self, health: Health) -> None:
         """Display ``health`` (cheap when nothing visible changed)."""
@@ -57,6 +59,13 @@ class StatusLine(Widget):
         self.set_class(health.stale, "-stale")
         self.set_class(not health.feed_connected, "-disconnected")
         self.set_class(not health.offline and health.state != "running", "-waiting")
+        self.refresh()
+
+    def show_feeds(self, feeds: FeedsHealth) -> None:
+        """Each venue feed's state, message age and reconnect count; ``-venue-down`` while one
+        is not live (entries on its instruments wait)."""
+        self.feeds = feeds
+        self.set_class(any(row.state != "live" for row in feeds.feeds), "-venue-down")
         self.refresh()
 
     def show_risk(self, risk: RiskState) -> None:
@@ -94,7 +103,7 @@ class StatusLine(Widget):
             age = "none yet"
         else:
             age = format_age(health.tick_age_ns) + (" stale" if health.stale else "")
-        parts = [("tick ", age, "age"), *self._risk_parts()]
+        parts = [("tick ", age, "age"), *self._feed_parts(), *self._risk_parts()]
         parts += [
             ("feed ", "connected" if health.feed_connected else "disconnected", "feed"),
             ("broker ", self.broker, "value"),
@@ -105,6 +114,17 @@ class StatusLine(Widget):
             parts.append(("", f"{health.ticks_per_s:,.0f} ticks/s", "value"))
         if self.note:
             parts.append(("", self.note, "note"))
+        return parts
+
+    def _feed_parts(self) -> list[tuple[str, str, str]]:
+        """``UPBIT live 12ms ↻0`` per venue feed: state, age of its last message, reconnects."""
+        if self.feeds is None:
+            return []
+        parts = []
+        for row in self.feeds.feeds:
+            age = format_age(row.age_ms * 1_000_000) if row.age_ms is not None else "-"
+            style = "feed" if row.state == "live" else "paused"
+            parts.append((f"{row.venue} ", f"{row.state} {age} ↻{row.reconnects}", style))
         return parts
 
     def _risk_parts(self) -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("market", "Market"),
     ("orders", "Orders"),
     ("positions", "Positions"),
+    ("strategies", "Strategies"),
     ("log", "Log"),
 )
 
@@ -38,6 +39,8 @@ class ViewBar(Widget):
         self.view = "market"
         self.keys: dict[str, str] = {}
         self.counts: dict[str, int] = {}
+        self.hidden: frozenset[str] = frozenset({"strategies"})
+        """Views without a tab (Strategies until the engine lists one)."""
 
     def show(
         self,
@@ -45,8 +48,11 @@ class ViewBar(Widget):
         *,
         keys: dict[str, str] | None = None,
         counts: dict[str, int] | None = None,
+        hidden: frozenset[str] | None = None,
     ) -> None:
         self.view = view
+        if hidden is not None:
+            self.hidden = hidden
         if keys is not None:
             self.keys = keys
         if counts is not None:
@@ -56,6 +62,8 @@ class ViewBar(Widget):
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop", end="")
         for name, label in VIEWS:
+            if name in self.hidden:
+                continue
             active = name == self.view
             click = Style(meta={"@click": f"app.show_view('{name}')"})
             base = self._style("active" if active else "tab") + click

@@ -1,0 +1,389 @@
+"""The backtest driver: recorded ticks through the same runner, risk, OMS and paper exchange as
+paper trading, on a clock set from the recording.
+
+For each recorded batch (see :mod:`engine.backtest.replay`), in order:
+
+1. orders falling due on the paper exchange before the batch's time run first (the clock set to
+   each due time, ``StrategyRunner.pump``), as the node's loop cuts its market source there;
+2. the clock is set to the batch's ``ts_init`` and ``StrategyRunner.process_batch`` runs:
+   market state, the paper exchange's fills, strategy callbacks, the OMS pump.
+
+The journal is a temporary SQLite file (WAL, not fsynced on commit) removed at the end. Memory is
+bounded: one day of ticks (the replay), the equity curve (:class:`EquitySampler`), and the
+orders and fills the strategy made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+
+from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
+from engine.backtest.replay import ReplayPlan, count_rows, plan_replay, replay_batches
+from engine.backtest.request import BacktestRequest, BacktestSummary
+from engine.backtest.trades import FillRecord, RoundTrip, exposure_ns, round_trips
+from engine.config.settings import JournalSettings, Settings
+from engine.domain.clock import TestClock
+from engine.domain.fixed_point import from_raw
+from engine.domain.instrument import Instrument
+from engine.domain.orders import AnyOrderEvent, Order, OrderFilled, OrderStatus
+from engine.market_state import MarketState
+from engine.oms.oms import Oms
+from engine.oms.startup import open_trading_core
+from engine.storage.tick_store import TickStore, day_start_ns
+from engine.strategy.api import Strategy
+from engine.strategy.context import StrategyBudget
+from engine.strategy.loader import load_strategy_class
+from engine.strategy.runner import StrategyRunner
+
+Progress = Callable[[int, int], None]
+"""Called with (rows replayed, rows in the plan) now and then, and once at the end."""
+
+QUIET_LOGGERS = ("stom.oms",)
+"""Per-order log lines (fills, denials) would swamp a backtest; its results hold them all."""
+
+
+@dataclass
+class BacktestResult:
+    """A finished run: the summary and its tables (rows of plain values)."""
+
+    summary: BacktestSummary
+    orders: list[dict[str, object]]
+    fills: list[FillRecord]
+    trades: list[RoundTrip]
+    equity: list[tuple[int, float, float]]
+    """(ts, strategy equity, buy-and-hold equity) in the quote currency."""
+
+
+def run_backtest(
+    request: BacktestRequest,
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    strategy_cls: type[Strategy] | None = None,
+) -> BacktestResult:
+    """Run ``request`` in this process. Bad input raises ValueError naming what is wrong
+    (or :class:`~engine.strategy.loader.StrategyLoadError` for a broken strategy file)."""
+    cls = strategy_cls or load_strategy_class(request.strategy_file, request.strategy_class)
+    store = TickStore(Path(request.data_dir))
+    ids = _instrument_ids(request, cls, store)
+    instruments = [store.instrument(iid) for iid in ids]
+    currency = _currency(instruments)
+    initial = _initial_equity(settings, currency)
+    start, end = _day(request.start, "start"), _day(request.end, "end")
+    market = MarketState(trade_ring=16, bar_history=2, track_bars=False)
+    indexes = [market.add(instrument) for instrument in instruments]
+    plan = plan_replay(store, ids, indexes, start, end)
+    if not plan.days:
+        raise ValueError(
+            f"no recorded data for {', '.join(ids)} in {request.data_dir} "
+            f"between {request.start or 'the first day'} and {request.end or 'the last day'}"
+        )
+    total_rows = count_rows(store, plan)
+    with tempfile.TemporaryDirectory(prefix="stom-backtest-") as folder, _quiet():
+        run_settings = msgspec.structs.replace(
+            settings,
+            # A scratch journal: nothing to survive a crash for, so no fsync.
+            journal=JournalSettings(file=str(Path(folder) / "journal.sqlite"), synchronous="off"),
+        )
+        clock = TestClock(day_start_ns(plan.days[0]))
+        core = open_trading_core(run_settings, market, clock)
+        try:
+            return _Run(request, core.oms, clock, market, cls, ids, currency, initial).run(
+                store, plan, total_rows, progress
+            )
+        finally:
+            core.journal.close()
+
+
+class _Run:
+    """One run's state: the runner, the fills it heard of, the equity curve."""
+
+    def __init__(
+        self,
+        request: BacktestRequest,
+        oms: Oms,
+        clock: TestClock,
+        market: MarketState,
+        strategy_cls: type[Strategy],
+        ids: list[str],
+        currency: str,
+        initial: Decimal,
+    ) -> None:
+        self.request = request
+        self.oms = oms
+        self.clock = clock
+        self.market = market
+        self.strategy_cls = strategy_cls
+        self.ids = ids
+        self.currency = currency
+        self.initial = initial
+        self.fills: list[FillRecord] = []
+        self.sampler = EquitySampler(max(1, int(request.equity_interval_s * 1e9)))
+        self.hold: list[float] | None = None
+        """Buy-and-hold quantities per instrument, fixed at the first sample with every mark."""
+        self.hold_cash = float(initial)
+        oms.listeners.append(self._on_event)
+        self.runner = StrategyRunner(oms, clock)
+        budget = StrategyBudget(
+            max_order_notional=_decimal(request.max_order_notional, "max_order_notional"),
+            max_position_notional=_decimal(request.max_position_notional, "max_position_notional"),
+        )
+        self.strategy_id = self.runner.add(strategy_cls, request.params, ids, budget)
+
+    def run(
+        self, store: TickStore, plan: ReplayPlan, total_rows: int, progress: Progress | None
+    ) -> BacktestResult:
+        started = time.perf_counter()
+        clock, runner, exchange, sampler = self.clock, self.runner, self.oms.exchange, self.sampler
+        process, pump = runner.process_batch, runner.pump
+        now = clock.now_ns()
+        first = last = 0
+        ticks = batches = 0
+        report_every = max(1, total_rows // 200)
+        next_report = report_every
+        for ts_init, batch, rows in replay_batches(store, plan):
+            if exchange.has_work:
+                due = exchange.next_due_ns
+                while due is not None and due < ts_init:
+                    if due > now:
+                        now = due
+                        clock.set(now)
+                    pump(due)
+                    due = exchange.next_due_ns
+            if ts_init > now:
+                now = ts_init
+                clock.set(now)
+            process(batch, ts_init)
+            ticks += len(batch.kind)
+            batches += 1
+            if not first:
+                first = ts_init
+            last = ts_init
+            if ts_init >= sampler.next_ns:
+                self._sample(ts_init)
+                if progress is not None and rows >= next_report:
+                    next_report = rows + report_every
+                    progress(rows, total_rows)
+        if last:
+            self._sample(last)
+        if progress is not None:
+            progress(total_rows, total_rows)
+        wall = time.perf_counter() - started
+        return self._result(first, last, ticks, batches, wall)
+
+    # --- during the run -----------------------------------------------------------------------
+
+    def _on_event(self, event: AnyOrderEvent, order: Order) -> None:
+        if isinstance(event, OrderFilled):
+            instrument = self.oms.instrument(order.instrument_id)
+            assert instrument is not None
+            self.fills.append(
+                FillRecord(
+                    ts=event.ts,
+                    client_order_id=order.client_order_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    side=order.side.value,
+                    price_raw=event.price_raw,
+                    quantity_raw=event.quantity_raw,
+                    fee_raw=event.fee_raw,
+                    liquidity=event.liquidity,
+                    price_precision=instrument.price_precision,
+                    size_precision=instrument.size_precision,
+                )
+            )
+
+    def _sample(self, ts: int) -> None:
+        marks = [Oms.mark_price(state) for state in self.market]
+        if self.hold is None and all(marks):
+            share = float(self.initial) / len(marks)
+            self.hold = []
+            for state, mark in zip(self.market, marks, strict=True):
+                price = float(from_raw(mark, state.instrument.price_precision))
+                fee = float(state.instrument.taker_fee)
+                quantity = share / (price * (1 + fee))
+                self.hold.append(quantity)
+                self.hold_cash -= quantity * price * (1 + fee)
+        hold_value = self.hold_cash
+        if self.hold is not None:
+            for state, mark, quantity in zip(self.market, marks, self.hold, strict=True):
+                hold_value += quantity * float(from_raw(mark, state.instrument.price_precision))
+        self.sampler.add(ts, float(self._equity()), hold_value)
+
+    def _equity(self) -> Decimal:
+        equity = self.initial
+        for instrument_id, position in self.oms.positions.items():
+            state = self.oms.market_state(instrument_id)
+            if state is None:
+                continue
+            scale = state.instrument.price_precision + state.instrument.size_precision
+            raw = (
+                position.realized_raw
+                - position.fees_raw
+                + position.unrealized_raw(Oms.mark_price(state))
+            )
+            equity += from_raw(raw, scale)
+        return equity
+
+    # --- the result ---------------------------------------------------------------------------
+
+    def _result(
+        self, first: int, last: int, ticks: int, batches: int, wall: float
+    ) -> BacktestResult:
+        trades, still_open = round_trips(self.fills)
+        span = max(0, last - first)
+        sampler = self.sampler
+        pnl_of = {id(trade): float(trade.pnl) for trade in trades}
+        fees = Decimal(0)
+        for fill in self.fills:
+            fees += from_raw(fill.fee_raw, fill.scale)
+        final = self._equity()
+        row = next(r for r in self.runner.rows() if r.strategy_id == self.strategy_id)
+        orders = list(self.oms.orders.values())
+        request = self.request
+        summary = BacktestSummary(
+            id=request.result_id or _result_id(request, self.strategy_cls),
+            strategy=self.strategy_cls.__name__,
+            strategy_file=request.strategy_file,
+            params=dict(self.runner.strategy(self.strategy_id).param_values()),
+            instruments=self.ids,
+            start=request.start,
+            end=request.end,
+            first_event_ns=first,
+            last_event_ns=last,
+            currency=self.currency,
+            initial_equity=str(self.initial),
+            final_equity=str(final),
+            pnl=str(final - self.initial),
+            fees=str(fees),
+            open_position={
+                iid: self._size_text(iid, quantity) for iid, quantity in still_open.items()
+            },
+            metrics=curve_metrics(sampler.points, sampler.strategy, span),
+            trade_stats=trade_stats(trades, exposure_ns(self.fills, last), span, pnl_of),
+            buy_and_hold=curve_metrics(sampler.points, sampler.buy_hold, span),
+            orders=len(orders),
+            denied=sum(1 for order in orders if order.status is OrderStatus.DENIED),
+            fills=len(self.fills),
+            ticks=ticks,
+            batches=batches,
+            wall_s=round(wall, 3),
+            ticks_per_s=round(ticks / wall, 1) if wall > 0 else 0.0,
+            created_ns=time.time_ns(),
+            strategy_state=row.state if row.error is None else f"{row.state}: {row.error}",
+        )
+        return BacktestResult(
+            summary=summary,
+            orders=[_order_row(order) for order in orders],
+            fills=self.fills,
+            trades=trades,
+            equity=list(zip(sampler.points, sampler.strategy, sampler.buy_hold, strict=True)),
+        )
+
+    def _size_text(self, instrument_id: str, quantity: int) -> str:
+        instrument = self.oms.instrument(instrument_id)
+        return instrument.format_size(quantity) if instrument is not None else str(quantity)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _instrument_ids(request: BacktestRequest, cls: type[Strategy], store: TickStore) -> list[str]:
+    recorded = store.instrument_ids()
+    ids = list(request.instruments) or list(cls.instruments) or recorded
+    if not ids:
+        raise ValueError(f"no recorded instruments in {store.root}")
+    missing = [iid for iid in ids if iid not in recorded]
+    if missing:
+        raise ValueError(
+            f"no recorded data for {', '.join(missing)} in {store.root}; "
+            f"recorded: {', '.join(recorded) or 'nothing'}"
+        )
+    return ids
+
+
+def _currency(instruments: list[Instrument]) -> str:
+    currencies = sorted({instrument.quote_currency for instrument in instruments})
+    if len(currencies) != 1:
+        raise ValueError(
+            f"instruments are quoted in {', '.join(currencies)}: a backtest needs one quote "
+            "currency (run one per currency)"
+        )
+    return currencies[0]
+
+
+def _initial_equity(settings: Settings, currency: str) -> Decimal:
+    text = settings.paper.balances.get(currency)
+    if text is None:
+        raise ValueError(f"[paper] balances has no {currency} balance to trade these instruments")
+    return Decimal(text)
+
+
+def _day(text: str | None, field: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field} date {text!r} is not YYYY-MM-DD") from None
+
+
+def _decimal(text: str | None, field: str) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{field} {text!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{field} {text!r} must be a positive number")
+    return value
+
+
+def _result_id(request: BacktestRequest, cls: type[Strategy]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    digest = hashlib.sha1(msgspec.json.encode(request), usedforsecurity=False).hexdigest()[:6]
+    return f"{stamp}-{cls.__name__}-{digest}"
+
+
+def _order_row(order: Order) -> dict[str, object]:
+    return {
+        "client_order_id": order.client_order_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+        "side": order.side.value,
+        "type": order.order_type.value,
+        "tif": order.time_in_force.value,
+        "price_raw": order.price_raw,
+        "quantity_raw": order.quantity_raw,
+        "filled_raw": order.filled_raw,
+        "fee_raw": order.fee_raw,
+        "status": order.status.value,
+        "reason": order.reason or "",
+        "ts_created": order.ts_created,
+        "ts_last": order.ts_last,
+    }
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

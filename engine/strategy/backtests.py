@@ -1,0 +1,282 @@
+"""Backtests asked for over the bus: ``backtest.run`` / ``cancel`` / ``list`` / ``result``.
+
+A run is a worker process (:class:`~engine.backtest.worker.BacktestWorker`), never work on the
+engine loop: the engine only polls the worker's queue a few times a second and publishes the
+progress, retained, at ``backtest/progress``. One run at a time (a run takes a core; the engine
+needs the other). Results are stored by the worker under ``<data.dir>/backtests`` and read back
+here for ``backtest.list`` and ``backtest.result``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from engine.commands import CommandRejected, CommandRouter
+from engine.config.settings import Settings
+from engine.outbox import Outbox
+from engine.protocol import strategies as s
+from engine.protocol.codec import encode
+from engine.protocol.topics import Topics
+from engine.storage.tick_store import TickStore
+from engine.strategy.loader import resolve
+
+log = logging.getLogger("stom.backtest")
+
+POLL_S = 0.2
+"""How often the engine reads a running worker's progress."""
+MAX_TRADES = 500
+"""Round trips sent in one ``backtest.result`` (the newest; the stored result keeps them all)."""
+
+
+def tick_root(settings: Settings) -> Path:
+    """The tick store the recorder writes and backtests replay."""
+    if settings.recorder.dir:
+        return Path(settings.recorder.dir).expanduser()
+    return Path(settings.data.dir).expanduser() / "ticks"
+
+
+def results_root(settings: Settings) -> Path:
+    return Path(settings.data.dir).expanduser() / "backtests"
+
+
+class BacktestService:
+    """Runs backtests in worker processes for bus commands (see the module docstring)."""
+
+    def __init__(
+        self, settings: Settings, outbox: Outbox, topics: Topics, now_ns: Callable[[], int]
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.topics = topics
+        self.now_ns = now_ns
+        self.data_dir = tick_root(settings)
+        self.results_dir = results_root(settings)
+        self._worker: Any = None
+        self._run_id = ""
+        self._strategy = ""
+        self._runs = itertools.count(1)
+        self._wake = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and not self._worker.finished
+
+    def register(self, commands: CommandRouter) -> None:
+        commands.register("backtest.run", self._cmd_run)
+        commands.register("backtest.cancel", self._cmd_cancel)
+        commands.register("backtest.list", self._cmd_list)
+        commands.register("backtest.result", self._cmd_result)
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The engine task: follow the worker while one runs (idle otherwise)."""
+        while True:
+            if not self.running:
+                self._wake.clear()
+                await self._wake.wait()
+            self.poll()
+            await asyncio.sleep(POLL_S)
+
+    def poll(self) -> None:
+        """Read the worker's news and publish it (no waiting)."""
+        worker = self._worker
+        if worker is None:
+            return
+        for update in worker.poll():
+            if update.kind == "progress":
+                self._publish("running", update.done, update.total)
+            elif update.kind == "done":
+                summary = update.summary
+                log.info(
+                    "backtest %s done: %s, pnl %s %s, %d trades",
+                    self._run_id,
+                    summary.id,
+                    summary.pnl,
+                    summary.currency,
+                    summary.trade_stats.trades,
+                )
+                self._publish("done", summary.ticks, summary.ticks, result_id=summary.id)
+            else:
+                log.warning("backtest %s failed: %s", self._run_id, update.error)
+                self._publish("failed", 0, 0, error=update.error)
+
+    def stop(self) -> None:
+        if self.running:
+            self._worker.cancel()
+
+    def _publish(
+        self,
+        state: s.BacktestStateText,
+        done: int,
+        total: int,
+        *,
+        result_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        progress = s.BacktestProgress(
+            ts=self.now_ns(),
+            run_id=self._run_id,
+            strategy=self._strategy,
+            state=state,
+            done=done,
+            total=total,
+            result_id=result_id,
+            error=error,
+        )
+        self.outbox.put_state(self.topics.backtest_progress, encode(progress))
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def _cmd_run(self, args: dict[str, Any]) -> dict[str, Any]:
+        from engine.backtest.request import BacktestRequest
+        from engine.backtest.worker import BacktestWorker
+
+        if self.running:
+            raise CommandRejected(
+                f"backtest {self._run_id} is still running; wait for it or backtest.cancel it"
+            )
+        file = args.get("strategy")
+        if not isinstance(file, str) or not file.endswith(".py") or "/" in file or "\\" in file:
+            raise CommandRejected(
+                f"strategy: expected a .py file in {self.settings.strategies.dir}, not {file!r}"
+            )
+        path = resolve(self.settings.strategies.dir, file)
+        if not path.is_file():
+            raise CommandRejected(f"strategy: {path} does not exist")
+        try:
+            request = msgspec.convert(
+                {
+                    "strategy_file": str(path),
+                    "data_dir": str(self.data_dir),
+                    "results_dir": str(self.results_dir),
+                    "params": args.get("params") or {},
+                    "instruments": args.get("instruments") or [],
+                    "start": args.get("start") or None,
+                    "end": args.get("end") or None,
+                },
+                BacktestRequest,
+            )
+        except msgspec.ValidationError as exc:
+            raise CommandRejected(f"bad backtest arguments: {exc}") from None
+        self._run_id = f"bt{next(self._runs)}"
+        self._strategy = file
+        self._worker = BacktestWorker(request, self.settings)
+        self._worker.start()
+        self._wake.set()
+        self._publish("starting", 0, 0)
+        log.info("backtest %s started: %s %s", self._run_id, file, args.get("params") or "")
+        return {"run_id": self._run_id}
+
+    async def _cmd_cancel(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.running:
+            raise CommandRejected("no backtest is running")
+        self._worker.cancel()
+        self._publish("failed", 0, 0, error="cancelled")
+        return {"run_id": self._run_id}
+
+    async def _cmd_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        from engine.backtest.results import list_results
+
+        results = [
+            s.BacktestListing(
+                id=summary.id,
+                strategy=summary.strategy,
+                instruments=summary.instruments,
+                start=summary.start,
+                end=summary.end,
+                currency=summary.currency,
+                pnl=summary.pnl,
+                total_return=summary.metrics.total_return,
+                trades=summary.trade_stats.trades,
+                created_ns=summary.created_ns,
+            )
+            for summary in await asyncio.to_thread(list_results, self.results_dir)
+        ]
+        return {
+            "results": msgspec.to_builtins(results),
+            "datasets": msgspec.to_builtins(await asyncio.to_thread(self.datasets)),
+        }
+
+    def datasets(self) -> list[s.DatasetInfo]:
+        """The instruments the tick store holds and their days."""
+        store = TickStore(self.data_dir)
+        found = []
+        for instrument_id in store.instrument_ids():
+            days = store.days(instrument_id)
+            if days:
+                found.append(
+                    s.DatasetInfo(
+                        instrument_id=instrument_id,
+                        first_day=days[0].isoformat(),
+                        last_day=days[-1].isoformat(),
+                        days=len(days),
+                    )
+                )
+        return found
+
+    async def _cmd_result(self, args: dict[str, Any]) -> dict[str, Any]:
+        result_id = args.get("id")
+        if not isinstance(result_id, str) or not result_id:
+            raise CommandRejected("id: expected a backtest result id (see backtest.list)")
+        try:
+            payload = await asyncio.to_thread(self.result, result_id)
+        except ValueError as exc:
+            raise CommandRejected(str(exc)) from None
+        return msgspec.to_builtins(payload)  # type: ignore[no-any-return]
+
+    def result(self, result_id: str) -> s.BacktestResult:
+        """One stored result as the protocol payload (ValueError when unknown)."""
+        from engine.backtest.results import load_result
+
+        stored = load_result(self.results_dir, result_id)
+        summary = stored.summary
+        trades = stored.trades.tail(MAX_TRADES)
+        equity = stored.equity
+        return s.BacktestResult(
+            id=summary.id,
+            strategy=summary.strategy,
+            strategy_file=summary.strategy_file,
+            params=summary.params,
+            instruments=summary.instruments,
+            start=summary.start,
+            end=summary.end,
+            currency=summary.currency,
+            initial_equity=summary.initial_equity,
+            final_equity=summary.final_equity,
+            pnl=summary.pnl,
+            fees=summary.fees,
+            metrics=msgspec.convert(msgspec.to_builtins(summary.metrics), s.MetricsInfo),
+            trade_stats=msgspec.convert(msgspec.to_builtins(summary.trade_stats), s.TradeStatsInfo),
+            buy_and_hold=msgspec.convert(msgspec.to_builtins(summary.buy_and_hold), s.MetricsInfo),
+            orders=summary.orders,
+            fills=summary.fills,
+            ticks=summary.ticks,
+            wall_s=summary.wall_s,
+            ticks_per_s=summary.ticks_per_s,
+            created_ns=summary.created_ns,
+            strategy_state=summary.strategy_state,
+            equity=list(zip(equity["ts"].to_list(), equity["strategy"].to_list(), strict=True)),
+            trades=[
+                s.TradeInfo(
+                    instrument_id=row["instrument_id"],
+                    direction=row["direction"],
+                    entry_ts=row["entry_ts"],
+                    exit_ts=row["exit_ts"],
+                    quantity=row["quantity"],
+                    entry_price=row["entry_price"],
+                    exit_price=row["exit_price"],
+                    pnl=row["pnl"],
+                    fees=row["fees"],
+                )
+                for row in trades.iter_rows(named=True)
+            ],
+            trades_total=stored.trades.height,
+        )

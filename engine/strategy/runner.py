@@ -1,0 +1,612 @@
+"""The strategy runner: hosts several strategies at once over one OMS, live, paper or backtest.
+
+API for the engine node and the backtester (the same calls in both, which is what makes a paper
+run and a backtest on the same ticks agree to the unit)::
+
+    runner = StrategyRunner(oms, clock)              # registers itself as an OMS listener
+    runner.add(MyStrategy, {"fast": 20}, ["KRW-BTC.SIM"], StrategyBudget(...), "scalper")
+    ...
+    runner.process_batch(batch, now_ns)               # once per market batch, see below
+    runner.disable("scalper"); runner.enable("scalper")
+    runner.rows()                                     # per-strategy state, PnL, trades, fees
+    saved = runner.save_state()                       # JSON-safe; the caller persists it
+    runner.add(..., state=saved.get("scalper"))       # after a restart
+
+:meth:`StrategyRunner.process_batch` is the one order of operations for a batch of market events:
+``MarketState.apply`` → the paper exchange's ``on_batch`` (fills against the new events) →
+strategies (``on_bar`` for bars that closed, ``on_trade`` per trade of their instruments,
+``on_book`` once per instrument whose book changed) → ``Oms.pump`` (orders due on the venue,
+venue events → ``on_fill``/``on_order``, periodic risk). Strategies see fills of a batch after
+their callbacks of that batch, as a live strategy hears of a fill after the trade that caused it.
+
+Failure isolation: an exception escaping any callback of a strategy (including ``on_start``,
+``load_state`` and the constructor) disables that strategy only: its state becomes ``failed``,
+the log names the strategy's file and line and the message, its open orders are cancelled, and
+nothing of it is called again. The others keep going.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine.bars import TIMEFRAME_NS, BarSeries
+from engine.domain.clock import Clock
+from engine.domain.fixed_point import from_raw
+from engine.domain.ids import InstrumentId
+from engine.domain.market_data import TRADE, MarketBatch
+from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
+from engine.domain.positions import Position
+from engine.oms.oms import Oms
+from engine.oms.order_requests import BadRequest
+from engine.strategy.api import Strategy, StrategyFill
+from engine.strategy.context import OmsStrategyContext, StrategyBudget
+
+log = logging.getLogger("stom.strategy")
+
+RUNNING = "running"
+DISABLED = "disabled"
+FAILED = "failed"
+
+BAR_HISTORY = 500
+"""Closed bars kept per instrument and timeframe for strategies."""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRow:
+    """One strategy for display (the Strategies pane, ``strategy.list``)."""
+
+    strategy_id: str
+    name: str
+    source: str
+    """The strategy's file ('' when unknown)."""
+    instruments: list[str]
+    state: str
+    """``running``, ``disabled`` or ``failed``."""
+    params: dict[str, int | float]
+    pnl: dict[str, Decimal]
+    """Realized - fees + unrealized at the mid, per quote currency."""
+    realized: dict[str, Decimal]
+    unrealized: dict[str, Decimal]
+    fees: dict[str, Decimal]
+    fills: int
+    open_orders: int
+    error: str | None = None
+    """Why a failed strategy was disabled: ``file:line: Type: message``."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    strategy_id: str
+    strategy: Strategy
+    ctx: OmsStrategyContext
+    indexes: tuple[int, ...]
+    source: str
+    state: str = RUNNING
+    started: bool = False
+    error: str | None = None
+    bars: dict[tuple[int, str], BarSeries] = field(default_factory=dict)
+
+
+def _overrides(strategy: Strategy, name: str) -> bool:
+    return getattr(type(strategy), name) is not getattr(Strategy, name)
+
+
+class StrategyRunner:
+    """Hosts strategies over one OMS (see the module docstring for the API and the order)."""
+
+    def __init__(self, oms: Oms, clock: Clock) -> None:
+        self.oms = oms
+        self.market = oms.market
+        self.clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._trade_table: list[list[tuple[_Entry, Callable[..., None]]] | None] = []
+        self._bar_table: list[list[tuple[_Entry, str, BarSeries]] | None] = []
+        self._book_watch: list[tuple[_Entry, int, Callable[[int, int], None]]] = []
+        self._book_seen: list[int] = []
+        self._unstarted: list[_Entry] = []
+        self._bar_index: dict[int, int] = {}
+        self._bar_series_count = 0
+        self._trade_table_used = False
+        self._instrument_count = -1
+        self._now = clock.now_ns()
+        self._rebuild()
+        oms.listeners.append(self._on_oms_event)
+
+    # --- managing strategies ------------------------------------------------------------------
+
+    def add(
+        self,
+        strategy_cls: type[Strategy],
+        params: Mapping[str, object] | None = None,
+        instruments: Sequence[str] = (),
+        budget: StrategyBudget | None = None,
+        strategy_id: str | None = None,
+        *,
+        state: Mapping[str, Any] | None = None,
+        enabled: bool = True,
+    ) -> str:
+        """Host a new strategy; returns its id. Bad parameters or instruments raise ValueError
+        naming them (nothing is added). ``state`` is what :meth:`save_state` returned for it.
+
+        ``on_start`` runs at the start of the next :meth:`process_batch`, when the book is there.
+        """
+        strategy_id = strategy_id or strategy_cls.__name__
+        if strategy_id in self._entries:
+            raise ValueError(f"strategy id {strategy_id!r} is already running")
+        names = list(instruments) or list(strategy_cls.instruments)
+        if not names:
+            raise ValueError(f"strategy {strategy_id}: no instruments given and none declared")
+        indexes = tuple(self._index(strategy_id, name) for name in names)
+        unknown = [tf for tf in strategy_cls.timeframes if tf not in TIMEFRAME_NS or tf == "1s"]
+        if unknown:
+            raise ValueError(
+                f"strategy {strategy_id}: unknown bar timeframe(s) {', '.join(unknown)}; "
+                "use 1m, 5m or 15m"
+            )
+        ctx = OmsStrategyContext(strategy_id, self.oms, self._batch_time, budget)
+        for order in self.oms.open.values():
+            if order.strategy_id == strategy_id:
+                ctx.open[order.client_order_id] = order
+        strategy = strategy_cls(ctx, params)  # ValueError for bad parameters: nothing added
+        entry = _Entry(strategy_id, strategy, ctx, indexes, _source_of(strategy_cls))
+        self._entries[strategy_id] = entry
+        if state:
+            self._restore(entry, state)
+        if not enabled or (state and state.get("enabled") is False):
+            entry.state = DISABLED if entry.state == RUNNING else entry.state
+        if entry.state == RUNNING:
+            self._unstarted.append(entry)
+        self._rebuild()
+        return strategy_id
+
+    def remove(self, strategy_id: str) -> dict[str, Any]:
+        """Stop and drop a strategy (its open orders are cancelled); returns its saved state,
+        for a hot reload to give to the new version through ``add(..., state=...)``."""
+        entry = self._entry(strategy_id)
+        saved = self._saved(entry)
+        if entry.state == RUNNING:
+            self._stop(entry)
+        self._cancel_orders(entry)
+        del self._entries[strategy_id]
+        self._rebuild()
+        return saved
+
+    def enable(self, strategy_id: str) -> None:
+        """Resume a disabled strategy (``on_start`` again). A failed one must be reloaded."""
+        entry = self._entry(strategy_id)
+        if entry.state == FAILED:
+            raise ValueError(f"strategy {strategy_id} failed ({entry.error}); reload it first")
+        if entry.state == DISABLED:
+            entry.state = RUNNING
+            entry.started = False
+            self._unstarted.append(entry)
+            self._rebuild()
+
+    def disable(self, strategy_id: str) -> None:
+        """Stop calling a strategy (``on_stop`` once) and cancel its open orders; its position
+        stays (flatten it by hand or with ``close_position``)."""
+        entry = self._entry(strategy_id)
+        if entry.state == RUNNING:
+            self._stop(entry)
+            entry.state = DISABLED
+            self._rebuild()
+            self._cancel_orders(entry)
+
+    def toggle(self, strategy_id: str) -> str:
+        """Enable a disabled strategy or disable a running one; returns the new state."""
+        entry = self._entry(strategy_id)
+        if entry.state == RUNNING:
+            self.disable(strategy_id)
+        else:
+            self.enable(strategy_id)
+        return entry.state
+
+    def stop_all(self) -> None:
+        """Engine shutdown: ``on_stop`` for every running strategy (orders are left as they are:
+        the journal keeps them, and a restart puts them back)."""
+        for entry in self._entries.values():
+            if entry.state == RUNNING:
+                self._stop(entry)
+
+    def set_params(self, strategy_id: str, params: Mapping[str, object]) -> dict[str, Any]:
+        """Change parameters of a hosted strategy (all validated first: a bad one changes
+        nothing and raises ValueError naming it); returns the values now in use."""
+        entry = self._entry(strategy_id)
+        declared = type(entry.strategy).params
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise ValueError(
+                f"strategy {strategy_id}: unknown parameter(s) {', '.join(unknown)}; "
+                f"it declares {', '.join(sorted(declared)) or 'none'}"
+            )
+        values = {name: declared[name].validate(name, value) for name, value in params.items()}
+        for name, value in values.items():
+            setattr(entry.strategy, name, value)
+        return dict(entry.strategy.param_values())
+
+    def ids(self) -> list[str]:
+        return list(self._entries)
+
+    def state_of(self, strategy_id: str) -> str:
+        return self._entry(strategy_id).state
+
+    def strategy(self, strategy_id: str) -> Strategy:
+        return self._entry(strategy_id).strategy
+
+    def context(self, strategy_id: str) -> OmsStrategyContext:
+        return self._entry(strategy_id).ctx
+
+    # --- the hot path -------------------------------------------------------------------------
+
+    @property
+    def now_ns(self) -> int:
+        """Engine time of the batch (or venue step) being processed: strategies' ``now``."""
+        return self._now
+
+    def process_batch(self, batch: MarketBatch, now_ns: int) -> None:
+        """Everything one market batch does, in the one order live, paper and backtest share.
+
+        ``now_ns`` is the batch's arrival time (what the recorder stores as ``ts_init``). An
+        empty batch only runs the venue (``Oms.pump``): a quiet step changes nothing else, so a
+        recording (which has no empty batches) replays to the same result.
+        """
+        self._now = max(self._now, now_ns)
+        if batch.kind:
+            self.market.apply(batch)
+            exchange = self.oms.exchange
+            if exchange.has_work:
+                exchange.on_batch(batch)
+            self.dispatch(batch, now_ns)
+        self.oms.pump(now_ns)
+
+    def _batch_time(self) -> int:
+        return self._now
+
+    def pump(self, now_ns: int) -> None:
+        """Run the venue at ``now_ns`` with no market events (an order falling due)."""
+        self._now = max(self._now, now_ns)
+        self.oms.pump(now_ns)
+
+    def step_source(
+        self, step: Callable[[int, MarketBatch], object], batch: MarketBatch, now_ns: int
+    ) -> None:
+        """Drive a market source up to ``now_ns`` (the node's loop over the simulator).
+
+        ``step(until_ns, batch)`` appends the source's events up to ``until_ns``. The source is
+        cut at each time an order falls due on the paper exchange, so the order meets the book
+        exactly as of its due time, as in a backtest (see :mod:`engine.backtest.replay`).
+        Call with an empty ``batch``; it is left empty.
+        """
+        exchange = self.oms.exchange
+        due = exchange.next_due_ns
+        while due is not None and due < now_ns:
+            step(due, batch)
+            self.process_batch(batch, due)
+            batch.clear()
+            due = exchange.next_due_ns
+        step(now_ns, batch)
+        self.process_batch(batch, now_ns)
+        batch.clear()
+
+    def dispatch(self, batch: MarketBatch, now_ns: int) -> None:
+        """Strategy callbacks for ``batch`` (already applied to the market state)."""
+        if self._instrument_count != len(self.market):
+            self._rebuild()  # instruments were added to the market since
+        if self._unstarted:
+            self._start_pending()
+        kinds = batch.kind
+        if self._trade_table_used and TRADE in kinds:
+            # Trades are a minority of events: list.index finds each one at C speed.
+            table = self._trade_table
+            bars = self._bar_table
+            instruments, prices, sizes = batch.instrument, batch.price, batch.size
+            sides, times = batch.side, batch.ts_event
+            row = -1
+            for _ in range(kinds.count(TRADE)):
+                row = kinds.index(TRADE, row + 1)
+                index = instruments[row]
+                series = bars[index]
+                if series is not None:
+                    self._feed_bars(series, times[row], prices[row], sizes[row])
+                handlers = table[index]
+                if handlers is not None:
+                    price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
+                    for entry, handler in handlers:
+                        try:
+                            handler(index, price, size, side, ts)
+                        except Exception as exc:
+                            self._fail(entry, "on_trade", exc)
+        if self._bar_series_count:
+            self._close_bars(now_ns)
+        if self._book_watch:
+            self._dispatch_books()
+
+    # --- state across restarts ----------------------------------------------------------------
+
+    def save_state(self) -> dict[str, dict[str, Any]]:
+        """Every strategy's ``save_state``, enabled flag and own positions (JSON-safe)."""
+        return {strategy_id: self._saved(entry) for strategy_id, entry in self._entries.items()}
+
+    # --- display ------------------------------------------------------------------------------
+
+    def rows(self) -> list[StrategyRow]:
+        return [self._row(entry) for entry in self._entries.values()]
+
+    # --- internals: dispatch ------------------------------------------------------------------
+
+    def _feed_bars(
+        self, series: list[tuple[_Entry, str, BarSeries]], ts: int, price: int, size: int
+    ) -> None:
+        for entry, timeframe, bar_series in series:
+            bar_series.on_trade(ts, price, size)
+            if bar_series.newly_closed:
+                self._deliver_bars(entry, timeframe, bar_series)
+
+    def _close_bars(self, now_ns: int) -> None:
+        for series in self._bar_table:
+            if series is None:
+                continue
+            for entry, timeframe, bar_series in series:
+                bar_series.close_until(now_ns)
+                if bar_series.newly_closed:
+                    self._deliver_bars(entry, timeframe, bar_series)
+
+    def _deliver_bars(self, entry: _Entry, timeframe: str, series: BarSeries) -> None:
+        closed = series.take_closed()
+        if entry.state != RUNNING:
+            return
+        index = self._bar_index[id(series)]
+        for bar in closed:
+            try:
+                entry.strategy.on_bar(index, timeframe, bar)
+            except Exception as exc:
+                self._fail(entry, "on_bar", exc)
+                return
+
+    def _dispatch_books(self) -> None:
+        states = self.market
+        seen = self._book_seen
+        for slot, (entry, index, handler) in enumerate(self._book_watch):
+            state = states.at(index)
+            if state.book_seq != seen[slot]:
+                seen[slot] = state.book_seq
+                if entry.state != RUNNING:
+                    continue
+                try:
+                    handler(index, state.ts_event)
+                except Exception as exc:
+                    self._fail(entry, "on_book", exc)
+
+    def _on_oms_event(self, event: AnyOrderEvent, order: Order) -> None:
+        entry = self._entries.get(order.strategy_id)
+        if entry is None:
+            return
+        entry.ctx.on_event(event, order)
+        if entry.state != RUNNING:
+            return
+        strategy = entry.strategy
+        try:
+            if isinstance(event, OrderFilled):
+                strategy.on_fill(
+                    StrategyFill(
+                        i=self.market.index_of(order.instrument_id),  # type: ignore[arg-type]
+                        client_order_id=order.client_order_id,
+                        side=order.side,
+                        price=event.price_raw,
+                        quantity=event.quantity_raw,
+                        fee=event.fee_raw,
+                        liquidity=event.liquidity,
+                        ts=event.ts,
+                    )
+                )
+            strategy.on_order(order)
+        except Exception as exc:
+            self._fail(entry, "on_fill" if isinstance(event, OrderFilled) else "on_order", exc)
+
+    def _start_pending(self) -> None:
+        pending, self._unstarted = self._unstarted, []
+        for entry in pending:
+            if entry.state != RUNNING or entry.started:
+                continue
+            entry.started = True
+            try:
+                entry.strategy.on_start()
+            except Exception as exc:
+                self._fail(entry, "on_start", exc)
+
+    def _rebuild(self) -> None:
+        """Rebuild the dispatch tables in place (the hot loop holds references to them)."""
+        count = self._instrument_count = len(self.market)
+        trade_table: list[list[tuple[_Entry, Callable[..., None]]] | None] = [None] * count
+        bar_table: list[list[tuple[_Entry, str, BarSeries]] | None] = [None] * count
+        book_watch: list[tuple[_Entry, int, Callable[[int, int], None]]] = []
+        bar_index: dict[int, int] = {}
+        for entry in self._entries.values():
+            if entry.state != RUNNING:
+                continue
+            strategy = entry.strategy
+            wants_trades = _overrides(strategy, "on_trade")
+            wants_books = _overrides(strategy, "on_book")
+            for index in entry.indexes:
+                if wants_trades:
+                    trade_table[index] = [*(trade_table[index] or ()), (entry, strategy.on_trade)]
+                if wants_books:
+                    book_watch.append((entry, index, strategy.on_book))
+                for timeframe in type(strategy).timeframes:
+                    series = entry.bars.get((index, timeframe))
+                    if series is None:
+                        series = entry.bars[(index, timeframe)] = BarSeries(timeframe, BAR_HISTORY)
+                    bar_index[id(series)] = index
+                    bar_table[index] = [*(bar_table[index] or ()), (entry, timeframe, series)]
+        self._trade_table[:] = trade_table
+        self._bar_table[:] = bar_table
+        self._bar_index = bar_index
+        self._bar_series_count = len(bar_index)
+        self._trade_table_used = any(row is not None for row in (*trade_table, *bar_table))
+        old = {(id(entry), index): seen for (entry, index, _), seen in zip(
+            self._book_watch, self._book_seen, strict=True)}  # fmt: skip
+        self._book_seen = [
+            old.get((id(entry), index), self.market.at(index).book_seq)
+            for entry, index, _ in book_watch
+        ]
+        self._book_watch = book_watch
+
+    # --- internals: failure, stop, state ------------------------------------------------------
+
+    def _fail(self, entry: _Entry, callback: str, exc: Exception) -> None:
+        if entry.state == FAILED:
+            return
+        entry.error = f"{_where(exc, entry.source)} in {callback}: {type(exc).__name__}: {exc}"
+        entry.state = FAILED
+        log.error("strategy %s disabled: %s", entry.strategy_id, entry.error)
+        self._rebuild()
+        self._cancel_orders(entry)
+
+    def _stop(self, entry: _Entry) -> None:
+        try:
+            entry.strategy.on_stop()
+        except Exception as exc:
+            self._fail(entry, "on_stop", exc)
+
+    def _cancel_orders(self, entry: _Entry) -> None:
+        now = max(self._now, self.clock.now_ns())
+        for order in list(entry.ctx.open.values()):
+            if order.is_open:
+                with contextlib.suppress(BadRequest):  # ended or already being cancelled
+                    self.oms.cancel(order.client_order_id, now)
+
+    def _saved(self, entry: _Entry) -> dict[str, Any]:
+        strategy_state: dict[str, Any] = {}
+        if entry.state != FAILED:
+            try:
+                strategy_state = dict(entry.strategy.save_state())
+            except Exception as exc:
+                self._fail(entry, "save_state", exc)
+        return {
+            "enabled": entry.state == RUNNING,
+            "strategy": strategy_state,
+            "positions": {
+                position.instrument_id: _position_dict(position)
+                for position in entry.ctx.positions.values()
+            },
+            "fills": entry.ctx.fills,
+        }
+
+    def _restore(self, entry: _Entry, state: Mapping[str, Any]) -> None:
+        positions = state.get("positions") or {}
+        for instrument_id, saved in positions.items():
+            try:
+                index = self.market.index_of(InstrumentId(instrument_id))
+            except (KeyError, ValueError):
+                log.warning(
+                    "strategy %s: saved position on %s dropped: instrument not traded here",
+                    entry.strategy_id,
+                    instrument_id,
+                )
+                continue
+            entry.ctx.positions[index] = _position_from(instrument_id, saved)
+        entry.ctx.fills = int(state.get("fills", 0))
+        strategy_state = state.get("strategy") or {}
+        if strategy_state:
+            try:
+                entry.strategy.load_state(strategy_state)
+            except Exception as exc:
+                self._fail(entry, "load_state", exc)
+
+    def _row(self, entry: _Entry) -> StrategyRow:
+        realized: dict[str, Decimal] = {}
+        unrealized: dict[str, Decimal] = {}
+        fees: dict[str, Decimal] = {}
+        for index, position in entry.ctx.positions.items():
+            state = self.market.at(index)
+            instrument = state.instrument
+            scale = instrument.price_precision + instrument.size_precision
+            currency = instrument.quote_currency
+            for totals, raw in (
+                (realized, position.realized_raw),
+                (unrealized, position.unrealized_raw(Oms.mark_price(state))),
+                (fees, position.fees_raw),
+            ):
+                totals[currency] = totals.get(currency, Decimal(0)) + from_raw(raw, scale)
+        pnl = {
+            currency: realized.get(currency, Decimal(0))
+            - fees.get(currency, Decimal(0))
+            + unrealized.get(currency, Decimal(0))
+            for currency in {*realized, *unrealized, *fees}
+        }
+        return StrategyRow(
+            strategy_id=entry.strategy_id,
+            name=type(entry.strategy).__name__,
+            source=entry.source,
+            instruments=[str(self.market.at(index).instrument.id) for index in entry.indexes],
+            state=entry.state,
+            params=entry.strategy.param_values(),
+            pnl=pnl,
+            realized=realized,
+            unrealized=unrealized,
+            fees=fees,
+            fills=entry.ctx.fills,
+            open_orders=len(entry.ctx.open),
+            error=entry.error,
+        )
+
+    def _entry(self, strategy_id: str) -> _Entry:
+        entry = self._entries.get(strategy_id)
+        if entry is None:
+            known = ", ".join(self._entries) or "none"
+            raise ValueError(f"unknown strategy {strategy_id!r}; running: {known}")
+        return entry
+
+    def _index(self, strategy_id: str, instrument_id: str) -> int:
+        try:
+            return self.market.index_of(InstrumentId(instrument_id))
+        except (KeyError, ValueError):
+            known = ", ".join(str(instrument.id) for instrument in self.market.instruments())
+            raise ValueError(
+                f"strategy {strategy_id}: unknown instrument {instrument_id!r}; "
+                f"this engine has: {known}"
+            ) from None
+
+
+def _source_of(strategy_cls: type[Strategy]) -> str:
+    try:
+        return inspect.getsourcefile(strategy_cls) or ""
+    except TypeError:
+        return ""
+
+
+def _where(exc: BaseException, source: str) -> str:
+    """``file:line`` of the innermost frame in the strategy's file (else the innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [frame for frame in frames if source and frame.filename == source]
+    frame = (inside or frames or [None])[-1]
+    if frame is None:
+        return source or "<unknown>"
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def _position_dict(position: Position) -> dict[str, int]:
+    return {
+        "quantity_raw": position.quantity_raw,
+        "cost_raw": position.cost_raw,
+        "realized_raw": position.realized_raw,
+        "fees_raw": position.fees_raw,
+        "buy_quantity_raw": position.buy_quantity_raw,
+        "sell_quantity_raw": position.sell_quantity_raw,
+        "trades": position.trades,
+        "ts_last": position.ts_last,
+    }
+
+
+def _position_from(instrument_id: str, saved: Mapping[str, Any]) -> Position:
+    position = Position(instrument_id)
+    for name in _position_dict(position):
+        setattr(position, name, int(saved.get(name, 0)))
+    return position

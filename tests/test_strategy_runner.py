@@ -1,0 +1,103 @@
+"""The strategy runner over the real OMS: failure isolation, the strategy budget, state."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine.domain.market_data import ASK, BID, TRADE, MarketBatch
+from engine.domain.orders import OrderStatus
+from engine.strategy.context import BUDGET_RULE, StrategyBudget
+from engine.strategy.loader import load_strategy_class
+from engine.strategy.runner import FAILED, RUNNING, StrategyRunner
+from tests.support.trading import BTC, MS, Desk, desk_settings, open_desk
+
+STRATEGIES = Path(__file__).parent / "strategies"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    desk = open_desk(desk_settings(tmp_path))
+    yield desk  # type: ignore[misc]
+    desk.close()
+
+
+def trade(desk: Desk, runner: StrategyRunner, side: int = BID, price: int = 50_000_000) -> None:
+    desk.clock.advance(5 * MS)
+    now = desk.clock.now_ns()
+    batch = MarketBatch()
+    batch.append(TRADE, desk.market.index_of(BTC), side, price, 100_000, now)  # type: ignore[arg-type]
+    runner.process_batch(batch, now)
+
+
+def test_a_raising_strategy_is_disabled_with_file_and_line_and_the_other_keeps_trading(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = StrategyRunner(desk.oms, desk.clock)
+    raiser = load_strategy_class(STRATEGIES / "raiser.py")
+    scripted = load_strategy_class(STRATEGIES / "scripted.py")
+    runner.add(raiser, {}, [BTC], strategy_id="raiser")
+    runner.add(scripted, {"buy_on": 4, "sell_on": 6, "size": 0.01}, [BTC], strategy_id="other")
+    with caplog.at_level(logging.ERROR, logger="stom.strategy"):
+        for _ in range(6):
+            trade(desk, runner)
+            desk.advance(20)  # the paper latency: orders reach the book
+    line = next(
+        number
+        for number, text in enumerate((STRATEGIES / "raiser.py").read_text().splitlines(), 1)
+        if "RAISES HERE" in text
+    )
+    where = f"{STRATEGIES / 'raiser.py'}:{line}"
+    [record] = [r for r in caplog.records if "raiser" in r.getMessage()]
+    assert where in record.getMessage()
+    assert "ZeroDivisionError" in record.getMessage()
+    rows = {row.strategy_id: row for row in runner.rows()}
+    assert rows["raiser"].state == FAILED and where in (rows["raiser"].error or "")
+    assert runner.strategy("raiser").trades == 3  # type: ignore[attr-defined]  # never called again
+    # The other strategy bought at its 4th trade and sold at its 6th, after the failure.
+    assert rows["other"].state == RUNNING
+    assert rows["other"].fills == 2
+    assert runner.context("other").position(desk.market.index_of(BTC)) == 0  # type: ignore[arg-type]
+    assert rows["other"].fees["KRW"] > 0
+    with pytest.raises(ValueError, match="reload it first"):
+        runner.enable("raiser")
+
+
+def test_the_strategy_budget_denies_with_its_rule_in_the_journal(desk: Desk) -> None:
+    runner = StrategyRunner(desk.oms, desk.clock)
+    scripted = load_strategy_class(STRATEGIES / "scripted.py")
+    budget = StrategyBudget(max_order_notional=Decimal("100000"))  # 0.01 BTC is ~500,000 KRW
+    runner.add(scripted, {"buy_on": 1, "size": 0.01}, [BTC], budget, strategy_id="small")
+    trade(desk, runner)
+    [order] = [o for o in desk.oms.orders.values() if o.strategy_id == "small"]
+    assert order.status is OrderStatus.DENIED
+    assert order.reason is not None and order.reason.startswith(f"{BUDGET_RULE}: small: ")
+    assert "max_order_notional 100000 KRW" in order.reason
+    journaled = [
+        e for _, e in desk.core.journal.events() if e.client_order_id == order.client_order_id
+    ]
+    assert [type(e).__name__ for e in journaled] == ["OrderDenied"]
+    assert journaled[0].rule == BUDGET_RULE  # type: ignore[union-attr]
+
+
+def test_disable_cancels_orders_and_state_survives_a_restart(desk: Desk) -> None:
+    runner = StrategyRunner(desk.oms, desk.clock)
+    quoter = load_strategy_class(STRATEGIES / "quoter.py")
+    runner.add(quoter, {"size": 0.002}, [BTC], strategy_id="q")
+    trade(desk, runner, ASK, 49_999_000)  # on_book runs at the first batch with a book change
+    desk.refresh_books()
+    runner.dispatch(MarketBatch(), desk.clock.now_ns())
+    desk.advance(20)
+    assert runner.context("q").open, "the quoter rests a bid"
+    runner.disable("q")
+    desk.advance(20)
+    assert not runner.context("q").open
+    assert runner.toggle("q") == RUNNING
+    saved = runner.save_state()
+    assert saved["q"]["enabled"] is True
+    again = StrategyRunner(desk.oms, desk.clock)
+    again.add(quoter, {"size": 0.002}, [BTC], strategy_id="q", state=saved["q"])
+    assert again.state_of("q") == RUNNING
