@@ -32,6 +32,7 @@ from engine.market_state import MarketState
 from engine.oms.publisher import OmsPublisher
 from engine.oms.startup import open_trading_core
 from engine.oms.trading_commands import TradingCommands
+from engine.optimize.service import OptimizeService
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
@@ -97,8 +98,10 @@ class EngineNode:
         )
         self.venue_set.watch(self.trading.oms.pre_trade.feed_holds)
         self.oms_publisher = OmsPublisher(self.trading.oms, self.outbox, self.topics)
+        # At start the journal is reconciled with the paper exchange (the simulator and every
+        # paper-mode venue); each live venue reports its own reconciliation when it has run.
         self.oms_publisher.publish_reconciliation(
-            self.clock.now_ns(), "SIM", self.trading.differences
+            self.clock.now_ns(), "paper", self.trading.differences
         )
         live_venues = frozenset(self.venue_set.live_exchanges)
         TradingCommands(self.trading.oms, self.clock, live_venues=live_venues).register(
@@ -114,6 +117,8 @@ class EngineNode:
         self.strategy_service.start()
         self.backtests = BacktestService(settings, self.outbox, self.topics, self.clock.now_ns)
         self.backtests.register(self.commands)
+        self.optimizer = OptimizeService(settings, self.outbox, self.topics, self.clock.now_ns)
+        self.optimizer.register(self.commands)
         self.bus = EngineBus(
             settings.bus,
             address,
@@ -293,6 +298,7 @@ class EngineNode:
                 bus = group.create_task(self.bus.run(stop), name="bus")
                 reload = group.create_task(self._strategy_files_loop(), name="strategy-files")
                 backtests = group.create_task(self.backtests.run(), name="backtests")
+                optimizer = group.create_task(self.optimizer.run(), name="optimizer")
                 service = group.create_task(
                     self.notifier.run(self.bus.connected, self.service_status), name="systemd"
                 )
@@ -312,6 +318,8 @@ class EngineNode:
                 reload.cancel()
                 backtests.cancel()
                 self.backtests.stop()
+                optimizer.cancel()
+                self.optimizer.stop()
                 self.strategy_service.stop()
                 service.cancel()
                 if alerts is not None and self.alerts is not None:

@@ -19,6 +19,7 @@ from textual.app import App
 
 from engine.config.settings import Settings
 from engine.protocol import codec
+from engine.protocol.optimize import OptimizeProgress
 from engine.protocol.payloads import (
     BarHistory,
     BarUpdate,
@@ -122,6 +123,7 @@ class MqttFeed:
             self.topics.reconciliation: Reconciliation,
             self.topics.strategies: Strategies,
             self.topics.backtest_progress: BacktestProgress,
+            self.topics.optimize_progress: OptimizeProgress,
             self.reply_topic: Reply,
         }
         # An empty instrument id gives the topic prefix shared by every instrument.
@@ -245,6 +247,7 @@ class MqttFeed:
             topics.reconciliation,
             topics.strategies,
             topics.backtest_progress,
+            topics.optimize_progress,
         ]
 
     def _instrument_topics(self, instrument_id: str) -> list[str]:

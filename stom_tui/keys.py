@@ -81,6 +81,14 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Backtest a strategy on recorded ticks",
     ),
     Binding(
+        "O",
+        "optimize",
+        "Optimize",
+        id="optimize",
+        show=False,
+        tooltip="Optimize a strategy on recorded ticks",
+    ),
+    Binding(
         "slash",
         "command_palette",
         "Find",

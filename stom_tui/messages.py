@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from engine.protocol.optimize import OptimizeProgress
 from engine.protocol.payloads import (
     BarHistory,
     BarUpdate,
@@ -184,6 +185,16 @@ class BacktestProgressed(Message):
 
 
 @dataclass
+class OptimizeProgressed(Message):
+    """The newest optimization run's progress and leaderboard (a newer one supersedes)."""
+
+    progress: OptimizeProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OptimizeProgressed)
+
+
+@dataclass
 class FeedConnectionChanged(Message):
     """The app's connection to the broker went up or down."""
 
@@ -219,6 +230,7 @@ _MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
     Reconciliation: (ReconciliationReported, "reconciliation"),
     Strategies: (StrategiesUpdated, "strategies"),
     BacktestProgress: (BacktestProgressed, "progress"),
+    OptimizeProgress: (OptimizeProgressed, "progress"),
 }
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.protocol.optimize import OptimizeProgress
 from engine.protocol.strategies import BacktestProgress
-from stom_tui.messages import BacktestProgressed, StrategiesUpdated
+from stom_tui.messages import BacktestProgressed, OptimizeProgressed, StrategiesUpdated
 from stom_tui.screens.backtest import BacktestScreen
+from stom_tui.screens.optimize import OptimizeScreen
 from stom_tui.widgets.strategies import STATE_LABELS
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from stom_tui.widgets.strategies import StrategiesPane
 
 COMMAND_TIMEOUT_S = 3.0
-STRATEGY_ACTIONS = frozenset({"toggle_strategy", "backtest"})
+STRATEGY_ACTIONS = frozenset({"toggle_strategy", "backtest", "optimize"})
 """Actions that need the engine (disabled while it is offline, and from inside a modal)."""
 
 
@@ -49,6 +51,7 @@ class StrategyActions:
         def screen(self) -> Any: ...
 
     backtest_progress: BacktestProgress | None = None
+    optimize_progress: OptimizeProgress | None = None
 
     @property
     def has_strategies(self) -> bool:
@@ -76,6 +79,22 @@ class StrategyActions:
             # Finished while the screen was closed: say so once (r shows the result).
             detail = progress.result_id if progress.state == "done" else progress.error
             self.notify(f"backtest {progress.run_id} {progress.state}: {detail}", markup=False)
+
+    def on_optimize_progressed(self, message: OptimizeProgressed) -> None:
+        if not self.take(message):
+            return
+        previous = self.optimize_progress
+        progress = self.optimize_progress = message.progress
+        screen = self.screen
+        if isinstance(screen, OptimizeScreen):
+            screen.show_progress(progress)
+        elif progress.state in ("done", "failed", "cancelled") and (
+            previous is None
+            or (previous.run_id, previous.state) != (progress.run_id, progress.state)
+        ):
+            # Finished while the screen was closed: say so once (O shows the leaderboard).
+            detail = progress.error or f"{progress.done} trials, study {progress.study}"
+            self.notify(f"optimization {progress.run_id} {progress.state}: {detail}", markup=False)
 
     # --- t: toggle ----------------------------------------------------------------------------
 
@@ -110,3 +129,20 @@ class StrategyActions:
         if isinstance(self.screen, BacktestScreen):
             return
         self.push_screen(BacktestScreen(self.feed.request, self.backtest_progress))
+
+    # --- O: optimization screen ---------------------------------------------------------------
+
+    def action_optimize(self) -> None:
+        if isinstance(self.screen, OptimizeScreen):
+            return
+        self.push_screen(
+            OptimizeScreen(self.feed.request, self.optimize_progress, self.strategy_ids_running)
+        )
+
+    def strategy_ids_running(self, file: str) -> list[str]:
+        """The engine's strategies that run ``file`` (the optimization screen applies to them)."""
+        return [
+            row.id
+            for row in self.strategies_pane.strategies.values()
+            if row.file == file and row.state != "error"
+        ]

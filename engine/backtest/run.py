@@ -71,11 +71,15 @@ def run_backtest(
     progress: Progress | None = None,
     *,
     strategy_cls: type[Strategy] | None = None,
+    store: TickStore | None = None,
 ) -> BacktestResult:
     """Run ``request`` in this process. Bad input raises ValueError naming what is wrong
-    (or :class:`~engine.strategy.loader.StrategyLoadError` for a broken strategy file)."""
+    (or :class:`~engine.strategy.loader.StrategyLoadError` for a broken strategy file).
+
+    ``store`` replaces the tick store at ``request.data_dir`` (an optimizer's worker passes one
+    that keeps the days it has read in memory across trials)."""
     cls = strategy_cls or load_strategy_class(request.strategy_file, request.strategy_class)
-    store = TickStore(Path(request.data_dir))
+    store = store or TickStore(Path(request.data_dir))
     ids = _instrument_ids(request, cls, store)
     instruments = [store.instrument(iid) for iid in ids]
     currency = _currency(instruments)

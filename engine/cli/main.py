@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_backtest_parser(sub, common)
     add_data_parsers(sub, common)
+    from engine.cli.optimize_command import add_optimize_parser
+
+    add_optimize_parser(sub, common)
+    from engine.cli.montecarlo_command import add_montecarlo_parser
+    from engine.cli.report_command import add_report_parser
+    from engine.cli.walkforward_command import add_walkforward_parser
+
+    add_walkforward_parser(sub, common)
+    add_montecarlo_parser(sub, common)
+    add_report_parser(sub, common)
     from engine.cli.demo_command import add_demo_parser
 
     add_demo_parser(sub, common)
@@ -133,6 +143,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli.backtest_command import run_backtest_command
 
         return run_backtest_command(settings, args)
+    if command == "optimize":
+        from engine.cli.optimize_command import run_optimize_command
+
+        return run_optimize_command(settings, args)
+    if command == "walkforward":
+        from engine.cli.walkforward_command import run_walkforward_command
+
+        return run_walkforward_command(settings, args)
+    if command == "montecarlo":
+        from engine.cli.montecarlo_command import run_montecarlo_command
+
+        return run_montecarlo_command(settings, args)
+    if command == "report":
+        from engine.cli.report_command import run_report_command
+
+        return run_report_command(settings, args)
     if command == "demo":
         from engine.cli.demo_command import run_demo
 

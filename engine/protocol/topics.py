@@ -105,6 +105,11 @@ class Topics:
         """Retained progress of the newest backtest run."""
         return f"{self.root}/backtest/progress"
 
+    @property
+    def optimize_progress(self) -> str:
+        """Retained progress and leaderboard of the newest optimization run."""
+        return f"{self.root}/optimize/progress"
+
     # events and commands
     @property
     def log(self) -> str:

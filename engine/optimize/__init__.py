@@ -1,0 +1,1 @@
+"""Optimization and robustness: search, walk-forward, Monte Carlo, charts and reports."""
