@@ -27,7 +27,7 @@ import polars as pl
 from engine.config.settings import Settings
 from engine.domain.market_data import MarketBatch
 from engine.market_state import MarketState
-from engine.storage.tick_store import ROWS_PER_PART, SCHEMA, TickWriter
+from engine.storage.tick_store import ROWS_PER_PART, SCHEMA, TickWriter, store_root
 
 log = logging.getLogger("stom.recorder")
 
@@ -198,11 +198,9 @@ class Recorder:
                     log.error("recorder: the last buffer could not be written: %s", exc)
 
 
-def store_root(settings: Settings) -> Path:
-    """``[recorder] dir``, else ``<data.dir>/ticks``."""
-    if settings.recorder.dir:
-        return Path(settings.recorder.dir).expanduser()
-    return Path(settings.data.dir).expanduser() / "ticks"
+def recording_root(settings: Settings) -> Path:
+    """``[recorder] dir``, else ``<data.dir>/ticks`` (see :func:`store_root`)."""
+    return store_root(settings.data.dir, settings.recorder.dir)
 
 
 def build_recorder(settings: Settings, market: MarketState) -> Recorder | None:
@@ -211,7 +209,7 @@ def build_recorder(settings: Settings, market: MarketState) -> Recorder | None:
     if not recorder.enabled:
         return None
     return Recorder(
-        store_root(settings),
+        recording_root(settings),
         market,
         instrument_ids=recorder.instruments,
         rows_per_part=recorder.rows_per_part,

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from engine.config.settings import Settings
+from engine.storage.tick_store import store_root
 
 
 def add_backtest_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -63,7 +64,7 @@ def run_backtest_command(settings: Settings, args: argparse.Namespace) -> int:
         request = BacktestRequest(
             strategy_file=str(args.strategy_file.resolve()),
             strategy_class=args.strategy_class,
-            data_dir=str(args.data or data_dir / "ticks"),
+            data_dir=str(args.data or store_root(settings.data.dir, settings.recorder.dir)),
             results_dir=str(args.results or data_dir / "backtests"),
             params=_params(args.param),
             instruments=list(args.instrument),

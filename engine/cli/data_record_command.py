@@ -60,7 +60,7 @@ def run_record(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _record(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.recorder import Recorder, store_root
+    from engine.recorder import Recorder, recording_root
     from engine.venues.feeds import open_venue_set
 
     names = [name.lower() for name in args.venue] or _default_venues(settings)
@@ -73,7 +73,7 @@ async def _record(settings: Settings, args: argparse.Namespace) -> int:
         settings, clock, only=real, symbols={name: symbols for name in real} if symbols else None
     )
     venues.attach(market, clock, poll=False)
-    root = args.out or store_root(settings)
+    root = args.out or recording_root(settings)
     recorder = Recorder(
         root,
         market,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.settings import Settings
+from engine.storage.tick_store import store_root
 
 DEFAULT_SYMBOLS = "KRW-BTC,KRW-ETH,005930"
 
@@ -36,7 +37,7 @@ def add_sample_parser(data_sub: Any, common: argparse.ArgumentParser) -> None:
 def run_sample(settings: Settings, args: argparse.Namespace) -> int:
     from engine.backtest.sample_data import write_sample
 
-    out = args.out or Path(settings.data.dir).expanduser() / "ticks"
+    out = args.out or store_root(settings.data.dir, settings.recorder.dir)
     try:
         first_day = date.fromisoformat(args.first_day)
     except ValueError:

@@ -41,9 +41,9 @@ def add_store_parsers(data_sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _root(settings: Settings, given: Path | None) -> Path:
-    from engine.recorder import store_root
+    from engine.recorder import recording_root
 
-    return given or store_root(settings)
+    return given or recording_root(settings)
 
 
 # --- list ------------------------------------------------------------------------------------

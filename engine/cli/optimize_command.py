@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from engine.config.settings import Settings
+from engine.storage.tick_store import store_root
 
 SEARCH_FLAGS = ("strategy_file", "method", "objective", "trials", "seed", "param")
 
@@ -92,7 +93,7 @@ def _spec(settings: Settings, args: argparse.Namespace) -> Any:
     for item in args.param:
         name, parts = parse_override(item)
         overrides[name] = ":".join(parts)
-    data_dir = args.data or Path(settings.data.dir).expanduser() / "ticks"
+    data_dir = args.data or store_root(settings.data.dir, settings.recorder.dir)
     return StudySpec(
         strategy_file=str(args.strategy_file.resolve()),
         strategy_class=args.strategy_class,

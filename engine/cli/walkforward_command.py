@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from engine.config.settings import Settings
+from engine.storage.tick_store import store_root
 
 
 def add_walkforward_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -64,7 +65,7 @@ def run_walkforward_command(settings: Settings, args: argparse.Namespace) -> int
         for item in args.param:
             name, parts = parse_override(item)
             overrides[name] = ":".join(parts)
-        data_dir = args.data or Path(settings.data.dir).expanduser() / "ticks"
+        data_dir = args.data or store_root(settings.data.dir, settings.recorder.dir)
         spec = StudySpec(
             strategy_file=str(args.strategy_file.resolve()),
             strategy_class=args.strategy_class,

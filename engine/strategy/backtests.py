@@ -24,7 +24,7 @@ from engine.outbox import Outbox
 from engine.protocol import strategies as s
 from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
-from engine.storage.tick_store import TickStore
+from engine.storage.tick_store import TickStore, store_root
 from engine.strategy.loader import resolve
 
 log = logging.getLogger("stom.backtest")
@@ -37,9 +37,7 @@ MAX_TRADES = 500
 
 def tick_root(settings: Settings) -> Path:
     """The tick store the recorder writes and backtests replay."""
-    if settings.recorder.dir:
-        return Path(settings.recorder.dir).expanduser()
-    return Path(settings.data.dir).expanduser() / "ticks"
+    return store_root(settings.data.dir, settings.recorder.dir)
 
 
 def results_root(settings: Settings) -> Path:
