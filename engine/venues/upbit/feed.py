@@ -168,6 +168,8 @@ class UpbitFeed:
                 self._last_frame = time.monotonic()
 
                 def on_stall() -> None:
+                    # Not live from this instant: the connection is cut right after.
+                    health.state = FeedState.RESYNCING
                     health.resyncing.update(normalizer.unsync_all())
                     sink.wake()
 
