@@ -41,7 +41,7 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Kill switch: cancel all, block entries",
     ),
     Binding(
-        "o",
+        "O",
         "toggle_view('orders')",
         "Orders",
         id="show_orders",
@@ -81,7 +81,7 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Backtest a strategy on recorded ticks",
     ),
     Binding(
-        "O",
+        "o",
         "optimize",
         "Optimize",
         id="optimize",

@@ -55,7 +55,7 @@ async def test_run_progress_leaderboard_and_apply_with_confirm() -> None:
         script(s.feed)
         s.feed.script("optimize.run", accepted("optimize.run", run_id="opt1", study="st"))
         s.feed.script("strategy.params", accepted("strategy.params", strategy={}))
-        await s.press("O")
+        await s.press("o")
         screen = s.app.screen
         assert isinstance(screen, OptimizeScreen)
         await s.finish()
@@ -104,7 +104,7 @@ async def test_rejections_and_a_file_no_strategy_runs_are_shown() -> None:
     async with session() as s:
         script(s.feed)
         s.feed.script("optimize.run", rejected("optimize.run", "the grid has 9,000 points"))
-        await s.press("O")
+        await s.press("o")
         screen = s.app.screen
         assert isinstance(screen, OptimizeScreen)
         await s.finish()
@@ -154,7 +154,7 @@ def _opened(under: AppUnderTest) -> Callable[[Pilot[None]], Awaitable[None]]:
         under.feed.post(strategies())
         script(under.feed)
         await settle(pilot)
-        await pilot.press("O")
+        await pilot.press("o")
         await settle(pilot)
         for _ in range(3):
             await pilot.pause()

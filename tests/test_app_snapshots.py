@@ -121,7 +121,7 @@ def test_trading_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> Non
 
 def test_orders_view_at_80x24(snap_compare: SnapCompare) -> None:
     under = make_app()
-    assert snap_compare(under.app, terminal_size=SMALL, run_before=_trading(under, "o"))
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=_trading(under, "O"))
 
 
 def test_positions_view_at_80x24(snap_compare: SnapCompare) -> None:

@@ -165,7 +165,7 @@ async def test_orders_positions_and_risk_fill_the_panes_and_the_status_line() ->
 async def test_order_updates_change_cells_in_place_and_the_cursor_keeps_its_order() -> None:
     async with trading_session() as s:
         pane = s.app.orders_pane
-        await s.press("o")  # into the orders table
+        await s.press("O")  # into the orders table
         await s.press("down")
         assert pane.highlighted_key == "tui-52d9e4b0c17a38f6d2e0"
         calls = {"update_cell": 0, "clear": 0, "add_row": 0}
@@ -400,7 +400,7 @@ async def test_no_reply_keeps_the_order_id_so_a_resend_cannot_double_the_order()
 async def test_c_cancels_the_order_selected_in_the_orders_pane() -> None:
     async with trading_session() as s:
         s.feed.script("order.cancel", lambda args: accepted("order.cancel"))
-        await s.press("o", "down", "down")
+        await s.press("O", "down", "down")
         assert s.app.orders_pane.highlighted_key == "tui-a0b3c6d9e2f5a8b1c4d7"
         await s.press("c")
         await s.finish_commands()
@@ -475,7 +475,7 @@ async def test_trading_keys_do_nothing_while_the_engine_is_offline() -> None:
             EngineStatus(state="offline", engine_id=ENGINE_ID, ts=SNAPSHOT_TS_NS, reason="died")
         )
         await settle(s.pilot)
-        await s.press("o", "b", "s", "c", "X", "K")
+        await s.press("O", "b", "s", "c", "X", "K")
         await s.finish_commands()
         assert len(s.app.screen_stack) == 1
         assert s.feed.requests == []
@@ -614,7 +614,7 @@ async def test_views_on_a_small_screen_share_the_lower_area() -> None:
     async with trading_session(SMALL) as s:
         app = s.app
         assert app.order_book.region.area > 0 and app.chart.region.area > 0
-        for key, pane in (("o", app.orders_pane), ("p", app.positions_pane)):
+        for key, pane in (("O", app.orders_pane), ("p", app.positions_pane)):
             await s.press(key)
             assert pane.region.width == SMALL[0] and pane.region.height >= 8
             assert app.order_book.region.area == 0 and app.chart.region.area == 0
