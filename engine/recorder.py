@@ -58,6 +58,9 @@ class _Buffer:
         self.price: list[int] = []
         self.size: list[int] = []
 
+    def __len__(self) -> int:
+        return len(self.ts_event)
+
     def columns(self) -> tuple[list[int], ...]:
         """In the order of :data:`COLUMNS`."""
         return (self.ts_event, self.ts_init, self.kind, self.side, self.price, self.size)
@@ -89,6 +92,8 @@ class Recorder:
         self._limit = rows_per_part
         self.rows_received = 0
         self.rows_written = 0
+        self.failed = ""
+        """Why recording stopped (a write failed, e.g. the disk is full); empty while it works."""
         self.parts_written = 0
         self.removed_leftovers = _remove_leftovers(self.root)
 
@@ -97,7 +102,7 @@ class Recorder:
     def on_batch(self, batch: MarketBatch, ts_init: int) -> None:
         """Buffer ``batch``'s events, received at ``ts_init``."""
         count = len(batch.kind)
-        if not count:
+        if not count or self.failed:
             return
         buffer = self._buffer
         buffer.instrument.extend(batch.instrument)
@@ -178,6 +183,7 @@ class Recorder:
         """Write the buffers every ``flush_s`` (sooner when one is full) until cancelled; the
         buffer left at cancellation is written before returning."""
         writing: Future[int] | None = None
+        taken = _Buffer()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder") as pool:
             try:
                 while True:
@@ -186,12 +192,22 @@ class Recorder:
                     taken = self.take()
                     if taken:
                         writing = pool.submit(self.write, taken)
-                        await asyncio.wrap_future(writing)
+                        try:
+                            await asyncio.wrap_future(writing)
+                        except OSError as exc:
+                            # A full or broken disk stops the recording, never the engine
+                            # (live trading goes on); the buffer stops growing too.
+                            self.failed = f"{type(exc).__name__}: {exc}"
+                            log.error("recorder stopped: %s; trading continues", self.failed)
+                            writing = None
+                            return
             finally:
                 # Shutdown (Ctrl+C, SIGTERM): the write under way ends first, so parts stay in
                 # order, then the open buffer is written too.
                 try:
-                    if writing is not None:
+                    if writing is not None and writing.cancelled():
+                        self.write(taken)  # cancelled before the worker started: not written
+                    elif writing is not None:
                         writing.result()
                     self.flush()
                 except OSError as exc:

@@ -116,6 +116,9 @@ def test_objectives_and_constraints() -> None:
     assert score(metrics(), "return_over_drawdown", free) == (pytest.approx(2.0), "")
     assert score(metrics(), "profit_factor", free) == (1.8, "")
     assert score(metrics(profit_factor=None), "profit_factor", free) == (1000.0, "")
+    # Only break-even trades: no profit and no loss is not a perfect profit factor.
+    no_gain = metrics(profit_factor=None, win_rate=0.0, total_return=0.0, pnl="0")
+    assert score(no_gain, "profit_factor", free) == (None, "profit_factor undefined")
     assert score(metrics(sharpe=None), "sharpe", free) == (None, "sharpe undefined")
     assert score(metrics(trades=3), "sharpe", Constraints(min_trades=5)) == (
         None,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import polars as pl
@@ -114,6 +115,44 @@ async def test_run_writes_on_its_interval_and_the_rest_when_cancelled(tmp_path: 
     assert recorder.rows_written == 60
 
 
+class _UnstartedPool:
+    """A pool whose worker has not picked up the write yet when the recorder is cancelled (the
+    instant between ``submit`` and the thread starting)."""
+
+    def __init__(self, **_: object) -> None:
+        self.futures: list[Future[int]] = []
+
+    def __enter__(self) -> _UnstartedPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def submit(self, *_: object) -> Future[int]:
+        future: Future[int] = Future()
+        self.futures.append(future)
+        return future
+
+
+async def test_a_write_cancelled_before_it_started_is_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("engine.recorder.ThreadPoolExecutor", _UnstartedPool)
+    recorder = Recorder(tmp_path, market(), rows_per_part=10, flush_s=60.0)
+    task = asyncio.create_task(recorder.run())
+    recorder.on_batch(mixed_batch(T0, 30), T0)  # a full buffer: handed to the pool at once
+    for _ in range(200):
+        if not recorder.buffered:
+            break
+        await asyncio.sleep(0.001)
+    assert recorder.buffered == 0
+    recorder.on_batch(mixed_batch(T0 + 100, 5), T0 + 100)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.rows_written == 35
+
+
 def _record(data_dir: Path, seconds: float | None = None) -> subprocess.Popen[bytes]:
     (data_dir / "none.toml").write_text("# defaults\n")
     argv = [
@@ -180,3 +219,15 @@ def test_kill_9_while_recording_leaves_only_whole_files(tmp_path: Path) -> None:
     assert again.wait(60) == 0, again.stderr.read().decode() if again.stderr else ""
     assert not list(root.rglob(".part-*.tmp"))
     assert len(_parts(root)) > len(parquet)
+
+
+async def test_a_failing_disk_stops_the_recording_not_the_engine(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store should be")
+    recorder = Recorder(blocked, market(), flush_s=0.01)
+    recorder.on_batch(mixed_batch(T0, 30), T0)
+    # run() returns (the engine's TaskGroup keeps going) instead of raising.
+    await asyncio.wait_for(recorder.run(), 5.0)
+    assert recorder.failed and recorder.rows_written == 0
+    recorder.on_batch(mixed_batch(T0 + 100, 30), T0 + 100)
+    assert not recorder.take(), "a stopped recorder buffers nothing"

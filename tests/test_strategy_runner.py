@@ -101,3 +101,81 @@ def test_disable_cancels_orders_and_state_survives_a_restart(desk: Desk) -> None
     again = StrategyRunner(desk.oms, desk.clock)
     again.add(quoter, {"size": 0.002}, [BTC], strategy_id="q", state=saved["q"])
     assert again.state_of("q") == RUNNING
+
+
+@pytest.mark.parametrize("callback", ["on_fill", "on_order"])
+def test_a_raise_in_on_fill_or_on_order_disables_only_that_strategy(
+    desk: Desk, callback: str
+) -> None:
+    scripted = load_strategy_class(STRATEGIES / "scripted.py")
+
+    def boom(self: object, _: object) -> None:
+        raise RuntimeError(f"{callback} broke")
+
+    broken = type("Broken", (scripted,), {callback: boom})
+    runner = StrategyRunner(desk.oms, desk.clock)
+    runner.add(broken, {"buy_on": 1, "sell_on": 1000, "size": 0.01}, [BTC], strategy_id="bad")
+    runner.add(scripted, {"buy_on": 2, "sell_on": 4, "size": 0.01}, [BTC], strategy_id="good")
+    for _ in range(5):
+        trade(desk, runner)
+        desk.advance(20)
+    rows = {row.strategy_id: row for row in runner.rows()}
+    assert rows["bad"].state == FAILED
+    assert f"in {callback}: RuntimeError" in (rows["bad"].error or "")
+    # Its fill is still counted in its own position (the engine keeps it), nothing is doubled.
+    index = desk.market.index_of(BTC)
+    assert rows["bad"].fills == 1
+    assert runner.context("bad").position(index) == 1_000_000  # type: ignore[arg-type]
+    assert runner.strategy("bad").trades == 1  # type: ignore[attr-defined]
+    assert rows["good"].state == RUNNING and rows["good"].fills == 2
+    assert runner.context("good").position(index) == 0  # type: ignore[arg-type]
+
+
+def test_a_book_handler_failing_does_not_replay_the_same_book_to_the_others(desk: Desk) -> None:
+    from engine.strategy.api import Strategy
+
+    seen: list[tuple[str, int]] = []
+
+    class Watcher(Strategy):
+        def on_book(self, i: int, ts: int) -> None:
+            seen.append((self.ctx.strategy_id, self.ctx.state(i).book_seq))  # type: ignore[attr-defined]
+            if self.ctx.strategy_id == "bad":  # type: ignore[attr-defined]
+                raise RuntimeError("no")
+
+    runner = StrategyRunner(desk.oms, desk.clock)
+    runner.add(Watcher, {}, [BTC], strategy_id="bad")
+    runner.add(Watcher, {}, [BTC], strategy_id="good")
+    desk.refresh_books()
+    runner.dispatch(MarketBatch(), desk.clock.now_ns())
+    runner.dispatch(MarketBatch(), desk.clock.now_ns())  # no book change since
+    assert runner.state_of("bad") == FAILED
+    assert [who for who, _ in seen] == ["bad", "good"]
+
+
+def test_a_strategy_removed_before_its_first_batch_never_starts(desk: Desk) -> None:
+    from engine.strategy.api import Strategy
+
+    started: list[int] = []
+
+    class Starter(Strategy):
+        def on_start(self) -> None:
+            started.append(id(self))
+
+    runner = StrategyRunner(desk.oms, desk.clock)
+    runner.add(Starter, {}, [BTC], strategy_id="s")
+    saved = runner.remove("s")  # a hot reload before any market data
+    runner.add(Starter, {}, [BTC], strategy_id="s", state=saved)
+    trade(desk, runner)
+    assert started == [id(runner.strategy("s"))]
+
+
+def test_sys_exit_in_a_strategy_disables_it_and_nothing_else(desk: Desk) -> None:
+    runner = StrategyRunner(desk.oms, desk.clock)
+    runner.add(load_strategy_class(STRATEGIES / "exiter.py"), {}, [BTC], strategy_id="exiter")
+    scripted = load_strategy_class(STRATEGIES / "scripted.py")
+    runner.add(scripted, {"buy_on": 2, "sell_on": 4, "size": 0.01}, [BTC], strategy_id="other")
+    for _ in range(2):
+        trade(desk, runner)  # SystemExit would end the test (and an engine) here
+        desk.advance(20)
+    assert runner.state_of("exiter") == "failed"
+    assert runner.state_of("other") == "running"

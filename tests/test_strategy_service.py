@@ -11,7 +11,7 @@ import pytest
 
 from engine.commands import CommandRouter
 from engine.config.strategy_settings import StrategiesSettings, StrategyEntry
-from engine.domain.market_data import BID
+from engine.domain.market_data import ASK, BID
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import decode
@@ -135,6 +135,49 @@ def test_hot_reload_disables_a_broken_edit_and_brings_the_fix_back_with_its_stat
     desk.trade(BID, 50_000_000)
     desk.settle()
     assert desk.position("buyer") == 100_000  # and so did its own state: it does not buy again
+
+
+BIDDER = """
+from engine.strategy.api import Strategy
+
+
+class Bidder(Strategy):
+    def on_trade(self, i, price, size, side, ts):
+        if not getattr(self, "done", False):
+            self.done = True
+            self.ctx.buy(i, self.ctx.size_raw(i, 0.001), self.ctx.best_bid(i) - 100_000)
+
+    def save_state(self):
+        return {"done": getattr(self, "done", False)}
+
+    def load_state(self, state):
+        self.done = state["done"]
+"""
+
+
+def test_a_fill_racing_the_cancel_of_a_broken_edit_reaches_the_fixed_strategy(
+    desk: StrategyDesk, tmp_path: Path
+) -> None:
+    path = tmp_path / "bidder.py"
+    path.write_text(BIDDER)
+    harness = Harness(desk, tmp_path, StrategyEntry(file="bidder.py", instruments=["KRW-BTC.SIM"]))
+    desk.book(50_000_000, 50_010_000, 1_000_000, 1_000_000)
+    desk.trade(BID, 50_005_000)
+    desk.settle()  # the bid rests at 49,900,000
+    edit(path, BIDDER.replace("class Bidder", "class Bidder(\n"))
+    assert harness.service.poll_files() == ["bidder"]  # its cancel is on the way
+    desk.trade(ASK, 49_900_000, size=5_000_000, ms=1)  # ... and the fill wins the race
+    desk.settle()
+    [order] = desk.orders("bidder")
+    assert order.filled_raw == 100_000
+    harness.service.save()
+    saved = desk.desk.core.journal.state("strategies")["bidder"]
+    assert saved["positions"]["KRW-BTC.SIM"]["quantity_raw"] == 100_000
+    assert saved["fills"] == 1
+    edit(path, BIDDER)
+    assert harness.service.poll_files() == ["bidder"]
+    assert desk.position("bidder") == 100_000
+    assert harness.rows()["bidder"].fills == 1
 
 
 def test_a_callback_that_raises_shows_file_and_line_and_a_fix_restores_it(

@@ -124,7 +124,8 @@ def _max_drawdown(times: Sequence[int], equity: Sequence[float]) -> tuple[float,
     peak, peak_ts = equity[0], times[0]
     worst, worst_peak_ts = 0.0, times[0]
     recovered: dict[int, int] = {}
-    for ts, value in zip(times, equity, strict=True):
+    # From the second point: the first is the starting peak, not its own recovery.
+    for ts, value in zip(times[1:], equity[1:], strict=True):
         if value >= peak:
             if peak_ts not in recovered:
                 recovered[peak_ts] = ts

@@ -179,7 +179,7 @@ class _Run:
                 if progress is not None and rows >= next_report:
                     next_report = rows + report_every
                     progress(rows, total_rows)
-        if last:
+        if last and (not sampler.points or sampler.points[-1] != last):
             self._sample(last)
         if progress is not None:
             progress(total_rows, total_rows)

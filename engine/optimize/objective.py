@@ -97,8 +97,8 @@ def _value(metrics: TrialMetrics, objective: ObjectiveName) -> float | None:
     if objective == "total_return":
         return metrics.total_return
     if objective == "profit_factor":
-        if metrics.trades == 0:
-            return None
+        if metrics.trades == 0 or (metrics.profit_factor is None and not metrics.win_rate):
+            return None  # no trade, or no winner and no loser: gross profit 0 / gross loss 0
         return CAP if metrics.profit_factor is None else min(CAP, metrics.profit_factor)
     drawdown = max(metrics.max_drawdown, MIN_DRAWDOWN)
     return max(-CAP, min(CAP, metrics.total_return / drawdown))

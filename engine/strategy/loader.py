@@ -81,7 +81,7 @@ def load_strategy_class(path: Path | str, class_name: str | None = None) -> type
     sys.modules[name] = module  # dataclasses and typing look the module up while it runs
     try:
         exec(code, module.__dict__)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import too
         raise StrategyLoadError(
             path, exception_line(exc, path), f"{type(exc).__name__}: {exc}"
         ) from None

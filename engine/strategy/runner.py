@@ -54,6 +54,9 @@ RUNNING = "running"
 DISABLED = "disabled"
 FAILED = "failed"
 
+STRATEGY_ERRORS = (Exception, SystemExit)
+"""What a strategy's code may raise and only disable itself with (``sys.exit()`` included)."""
+
 BAR_HISTORY = 500
 """Closed bars kept per instrument and timeframe for strategies."""
 
@@ -106,6 +109,9 @@ class StrategyRunner:
         self.market = oms.market
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._detached: dict[str, OmsStrategyContext] = {}
+        """Contexts of removed strategies: fills of their orders (a cancel racing a fill) still
+        move their positions, which the next ``add`` of that id takes over."""
         self._trade_table: list[list[tuple[_Entry, Callable[..., None]]] | None] = []
         self._bar_table: list[list[tuple[_Entry, str, BarSeries]] | None] = []
         self._book_watch: list[tuple[_Entry, int, Callable[[int, int], None]]] = []
@@ -159,6 +165,9 @@ class StrategyRunner:
         self._entries[strategy_id] = entry
         if state:
             self._restore(entry, state)
+        detached = self._detached.pop(strategy_id, None)
+        if detached is not None:  # the same strategy reloaded: its positions as of now
+            ctx.positions, ctx.fills = detached.positions, detached.fills
         if not enabled or (state and state.get("enabled") is False):
             entry.state = DISABLED if entry.state == RUNNING else entry.state
         if entry.state == RUNNING:
@@ -175,8 +184,23 @@ class StrategyRunner:
             self._stop(entry)
         self._cancel_orders(entry)
         del self._entries[strategy_id]
+        self._unstarted = [pending for pending in self._unstarted if pending is not entry]
+        self._detached[strategy_id] = entry.ctx
         self._rebuild()
         return saved
+
+    def detached_state(self, strategy_id: str) -> dict[str, Any]:
+        """Positions and fills of a removed strategy (empty when it is hosted or unknown)."""
+        ctx = self._detached.get(strategy_id)
+        if ctx is None:
+            return {}
+        return {
+            "positions": {
+                position.instrument_id: _position_dict(position)
+                for position in ctx.positions.values()
+            },
+            "fills": ctx.fills,
+        }
 
     def enable(self, strategy_id: str) -> None:
         """Resume a disabled strategy (``on_start`` again). A failed one must be reloaded."""
@@ -321,7 +345,7 @@ class StrategyRunner:
                     for entry, handler in handlers:
                         try:
                             handler(index, price, size, side, ts)
-                        except Exception as exc:
+                        except STRATEGY_ERRORS as exc:
                             self._fail(entry, "on_trade", exc)
         if self._bar_series_count:
             self._close_bars(now_ns)
@@ -366,14 +390,15 @@ class StrategyRunner:
         for bar in closed:
             try:
                 entry.strategy.on_bar(index, timeframe, bar)
-            except Exception as exc:
+            except STRATEGY_ERRORS as exc:
                 self._fail(entry, "on_bar", exc)
                 return
 
     def _dispatch_books(self) -> None:
         states = self.market
         seen = self._book_seen
-        for slot, (entry, index, handler) in enumerate(self._book_watch):
+        watch = self._book_watch
+        for slot, (entry, index, handler) in enumerate(watch):
             state = states.at(index)
             if state.book_seq != seen[slot]:
                 seen[slot] = state.book_seq
@@ -381,12 +406,23 @@ class StrategyRunner:
                     continue
                 try:
                     handler(index, state.ts_event)
-                except Exception as exc:
+                except STRATEGY_ERRORS as exc:
                     self._fail(entry, "on_book", exc)
+        if self._book_watch is not watch:
+            # A strategy failed in the loop and the tables were rebuilt from the sequences seen
+            # so far: carry over the ones the rest of the loop saw, or they would be replayed.
+            carried = {(id(e), i): s for (e, i, _), s in zip(watch, seen, strict=True)}
+            self._book_seen = [
+                carried.get((id(e), i), s)
+                for (e, i, _), s in zip(self._book_watch, self._book_seen, strict=True)
+            ]
 
     def _on_oms_event(self, event: AnyOrderEvent, order: Order) -> None:
         entry = self._entries.get(order.strategy_id)
         if entry is None:
+            detached = self._detached.get(order.strategy_id)
+            if detached is not None:
+                detached.on_event(event, order)
             return
         entry.ctx.on_event(event, order)
         if entry.state != RUNNING:
@@ -407,7 +443,7 @@ class StrategyRunner:
                     )
                 )
             strategy.on_order(order)
-        except Exception as exc:
+        except STRATEGY_ERRORS as exc:
             self._fail(entry, "on_fill" if isinstance(event, OrderFilled) else "on_order", exc)
 
     def _start_pending(self) -> None:
@@ -418,7 +454,7 @@ class StrategyRunner:
             entry.started = True
             try:
                 entry.strategy.on_start()
-            except Exception as exc:
+            except STRATEGY_ERRORS as exc:
                 self._fail(entry, "on_start", exc)
 
     def _rebuild(self) -> None:
@@ -472,7 +508,7 @@ class StrategyRunner:
     def _stop(self, entry: _Entry) -> None:
         try:
             entry.strategy.on_stop()
-        except Exception as exc:
+        except STRATEGY_ERRORS as exc:
             self._fail(entry, "on_stop", exc)
 
     def _cancel_orders(self, entry: _Entry) -> None:
@@ -487,7 +523,7 @@ class StrategyRunner:
         if entry.state != FAILED:
             try:
                 strategy_state = dict(entry.strategy.save_state())
-            except Exception as exc:
+            except STRATEGY_ERRORS as exc:
                 self._fail(entry, "save_state", exc)
         return {
             "enabled": entry.state == RUNNING,
@@ -517,7 +553,7 @@ class StrategyRunner:
         if strategy_state:
             try:
                 entry.strategy.load_state(strategy_state)
-            except Exception as exc:
+            except STRATEGY_ERRORS as exc:
                 self._fail(entry, "load_state", exc)
 
     def _row(self, entry: _Entry) -> StrategyRow:

@@ -200,6 +200,7 @@ class StrategyService:
         state: dict[str, Any] = {}
         for strategy_id, slot in self._slots.items():
             saved = dict(in_runner.get(strategy_id) or slot.saved)
+            saved.update(self.runner.detached_state(strategy_id))
             saved["wanted"] = slot.wanted
             state[strategy_id] = saved
         self.journal.append([], state={STATE_KEY: state})

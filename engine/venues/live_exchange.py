@@ -211,6 +211,9 @@ class LiveExchange:
                 await self._job(kind, coid)
             except Exception:  # a bug in an adapter must not stop trading on other orders
                 log.exception("%s: %s of %s failed", self.venue, kind, coid)
+                tracked = self.tracked.get(coid)
+                if kind == "place" and tracked is not None and tracked.venue_order_id is None:
+                    tracked.placing = False  # the polls look it up by client order id
 
     async def _poll_timer(self) -> None:
         while True:
@@ -275,6 +278,9 @@ class LiveExchange:
             except VenueUnavailable as exc:
                 self.requests_failed += 1
                 if attempt == self._max_attempts:
+                    found = await self._look_up(order)  # this last try may have got there too
+                    if found is not None:
+                        return found
                     raise
                 uncertain = True
                 wait = min(MAX_BACKOFF_S, max(exc.retry_after_s, backoff))
@@ -332,7 +338,11 @@ class LiveExchange:
         open_now = {state.client_order_id: state for state in states}
         by_venue_id = {state.venue_order_id: state for state in states}
         for coid, tracked in list(self.tracked.items()):
-            if tracked.placing or tracked.venue_order_id is None:
+            if tracked.placing:
+                continue
+            if tracked.venue_order_id is None:
+                # Unacknowledged: reconciling could not ask, or its answer was unreadable.
+                await self._resolve_unacknowledged(tracked, open_now.get(coid))
                 continue
             state = open_now.get(coid) or by_venue_id.get(tracked.venue_order_id)
             if state is not None and state.filled_raw == tracked.filled_raw:
@@ -341,6 +351,33 @@ class LiveExchange:
                 await self._refresh(tracked)
             else:
                 self.apply_state(tracked, state)
+
+    async def _resolve_unacknowledged(
+        self, tracked: Tracked, state: VenueOrderState | None
+    ) -> None:
+        """Find an order the venue never acknowledged by its client order id: accepted (then its
+        fills and end), or rejected when the venue does not know it."""
+        order = tracked.order
+        coid = order.client_order_id
+        if state is None:
+            try:
+                state = await self.call(lambda: self.client.query(order, ""), f"look up {coid}")
+            except VenueUnavailable as exc:
+                log.warning("%s: order %s not looked up: %s", self.venue, coid, exc)
+                return
+            except VenueRejected:
+                self._finish(tracked)
+                reason = f"not found on {self.venue}: it never reached the venue"
+                self._emit(OrderRejected(ts=self._now(), client_order_id=coid, reason=reason))
+                return
+        tracked.venue_order_id = state.venue_order_id
+        self._emit(
+            OrderAccepted(ts=self._now(), client_order_id=coid, venue_order_id=state.venue_order_id)
+        )
+        self.apply_state(tracked, state)
+        if tracked.cancel_wanted and not tracked.canceling and coid in self.tracked:
+            tracked.canceling = True
+            self._jobs.put_nowait(("cancel", coid))
 
     async def _refresh(self, tracked: Tracked) -> None:
         state = await self._query(tracked)
@@ -392,6 +429,8 @@ class LiveExchange:
                 return  # the venue knows of fills it has not listed yet: the next poll gets them
             self._finish(tracked)
             return
+        if tracked.filled_raw < state.filled_raw:
+            return  # ended with fills not listed yet (cancelled, expired): the next poll gets them
         self._finish(tracked)
         now = self._now()
         reason = state.reason or f"{status.value} by {self.venue}"

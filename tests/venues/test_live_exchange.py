@@ -26,6 +26,7 @@ from engine.oms.trading_commands import TradingCommands
 from engine.protocol import payloads as p
 from engine.protocol.topics import Topics
 from engine.sim.catalog import sim_instrument
+from engine.venues.base import VenueOrderStatus
 from engine.venues.live_exchange import LiveExchange
 from engine.venues.router import VenueRouter
 from tests.support.fake_venue import FakeVenueClient
@@ -277,3 +278,94 @@ async def test_restart_reconciles_the_journal_with_the_venue(
         assert f"order {lost} is open in the journal but unknown to UPBIT" in text
         assert f"order {foreign} on {BTC} is open on UPBIT but not in the journal" in text
         assert not any(kind == "place" for kind, _ in client.calls)
+
+
+async def test_an_answer_lost_on_the_last_try_is_looked_up_not_rejected(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    desk = LiveDesk(tmp_path, client)
+    desk.exchange._max_attempts = 1  # the only try reaches the venue; its answer is lost
+    async with running(desk):
+        client.lose_next_place = True
+        coid = await desk.buy()
+        await desk.until(lambda: desk.status(coid) != "submitted")
+        # The order rests on the venue: the OMS must track it, not call it "not placed".
+        assert desk.status(coid) == "accepted", desk.core.oms.orders[coid].reason
+        assert desk.core.oms.orders[coid].venue_order_id == "V1"
+        assert desk.exchange.open_order_ids() == {coid}
+
+
+class LaggingTradesClient(FakeVenueClient):
+    """Like Binance: the order's executed quantity is known before its trades are listed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hide_trades = 0
+        """The next this many queries of an ended order list no trades (the executed quantity
+        is there): polls of the open order before the cancel do not use them up."""
+
+    async def query(self, order: Any, venue_order_id: str) -> Any:
+        state = await super().query(order, venue_order_id)
+        if self.hide_trades and state.status is not VenueOrderStatus.OPEN:
+            self.hide_trades -= 1
+            return dataclasses.replace(state, fills=())
+        return state
+
+
+async def test_a_fill_listed_late_on_a_cancelled_order_is_not_lost(tmp_path: Path) -> None:
+    client = LaggingTradesClient(min_notional_raw=5_000 * 10**8)
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        coid = await desk.buy(quantity="0.02")
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        venue_order_id = desk.core.oms.orders[coid].venue_order_id
+        client.fill(venue_order_id, 500_000, 49_990_000)
+        client.hide_trades = 1  # the cancel's query sees 0.005 executed but no trade yet
+        reply = await desk.command("order.cancel", client_order_id=coid)
+        assert reply.status == "accepted", reply.reason
+        await desk.until(lambda: desk.status(coid) == "canceled")
+        assert desk.core.oms.orders[coid].filled_raw == 500_000
+        assert desk.core.oms.positions[BTC].quantity_raw == 500_000
+
+
+async def test_a_restored_unacknowledged_order_is_resolved_once_the_venue_answers(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    first = LiveDesk(tmp_path, client)
+    async with running(first) as desk:
+        client.unavailable = 1000
+        desk.exchange._max_attempts = 1000
+        landed = await desk.buy()
+        await desk.until(lambda: desk.status(landed) == "submitted")
+        order = desk.core.oms.orders[landed]
+        instrument = desk.market.get(InstrumentId(BTC)).instrument  # type: ignore[union-attr]
+    # The request got there as the engine died.
+    client.unavailable = 0
+    venue_order_id = await client.place(order, instrument)
+    # At the restart the venue does not answer the reconciliation; then it does.
+    client.unavailable = 1
+    second = LiveDesk(tmp_path, client)
+    second.exchange._max_attempts = 1
+    async with running(second) as desk:
+        await desk.until(lambda: desk.differences)
+        client.fill(venue_order_id, 1_000_000, 49_990_000)
+        await desk.until(lambda: desk.status(landed) == "filled")
+        assert desk.core.oms.orders[landed].venue_order_id == venue_order_id
+
+
+class GarbledAnswerClient(FakeVenueClient):
+    """The venue takes the order, but its answer breaks the adapter's parsing (a bug)."""
+
+    async def place(self, order: Any, instrument: Any) -> str:
+        await super().place(order, instrument)
+        raise KeyError("uuid")
+
+
+async def test_an_order_whose_place_answer_broke_the_adapter_is_looked_up(
+    tmp_path: Path,
+) -> None:
+    client = GarbledAnswerClient(min_notional_raw=5_000 * 10**8)
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        coid = await desk.buy()
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        client.fill(desk.core.oms.orders[coid].venue_order_id or "", 1_000_000, 49_990_000)
+        await desk.until(lambda: desk.status(coid) == "filled")
