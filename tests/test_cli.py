@@ -122,3 +122,16 @@ def test_sim_list(tmp_path: Path) -> None:
 
 
 assert ROOT.exists()
+
+
+def test_options_before_and_after_the_command_name_both_count() -> None:
+    from engine.cli.main import build_parser, overrides_from
+
+    args = build_parser().parse_args(
+        ["--set", "data.dir=/a", "--namespace", "n1", "data", "sample", "--set", "sim.seed=3"]
+    )
+    values, _ = overrides_from(args)
+    # A subcommand's defaults used to overwrite what came before its name.
+    assert values == {"bus.namespace": "n1", "data.dir": "/a", "sim.seed": "3"}
+    args = build_parser().parse_args(["status", "--broker", "mqtt://h:1", "--set", "a.b=1"])
+    assert overrides_from(args)[0] == {"bus.url": "mqtt://h:1", "a.b": "1"}

@@ -109,14 +109,17 @@ class BacktestWorker:
             block = False
             updates.append(self._update(message))
         if self.finished:
-            self._process.join(timeout=5)
+            # Reap it if it has gone; never wait here: this runs on the engine's loop.
+            self._process.join(timeout=0)
         return updates
 
     def cancel(self) -> None:
         """Stop the run (nothing is stored)."""
         if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=5)
+            self._process.terminate()  # SIGTERM ends it at once; a short wait reaps it
+            self._process.join(timeout=0.5)
+            if self._process.is_alive():
+                self._process.kill()
         if not self.finished:
             self.error = "cancelled"
 

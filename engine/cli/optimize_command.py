@@ -9,8 +9,10 @@ again (or ``--resume NAME``) resumes: finished trials are not run again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,17 @@ def _run(settings: Settings, args: argparse.Namespace, root: Path, name: str, sp
         executor.close()
         print(f"stom optimize: stopped; resume with --resume {name}", file=sys.stderr)
         return 130
+    except BrokenProcessPool as exc:
+        # A worker died (out of memory, killed): the finished trials are stored.
+        study.close("failed")
+        with contextlib.suppress(Exception):
+            executor.close()
+        print(
+            f"stom optimize: a worker process died ({exc or 'no reason given'}); finished trials "
+            f"are kept: resume with --resume {name}",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
     executor.close()

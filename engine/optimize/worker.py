@@ -156,7 +156,8 @@ class OptimizeWorker:
                     self.result = news
                 updates.append((kind, news))
         if self.finished:
-            self._process.join(timeout=10)
+            # Reap it if it has gone; never wait here: this runs on the engine's loop.
+            self._process.join(timeout=0)
         return updates
 
     def cancel(self) -> None:
