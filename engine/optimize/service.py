@@ -12,7 +12,6 @@ strategy is the existing ``strategy.params`` command.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -38,10 +37,10 @@ from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
 from engine.strategy.backtests import tick_root
 from engine.strategy.loader import resolve
+from engine.worker_service import WorkerService
 
 log = logging.getLogger("stom.optimize")
 
-POLL_S = 0.2
 MAX_TRIALS = 100_000
 
 
@@ -54,42 +53,22 @@ def engine_jobs() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-class OptimizeService:
+class OptimizeService(WorkerService):
     """Runs optimizations in a worker process for bus commands (see the module docstring)."""
 
     def __init__(
         self, settings: Settings, outbox: Outbox, topics: Topics, now_ns: Callable[[], int]
     ) -> None:
-        self.settings = settings
-        self.outbox = outbox
-        self.topics = topics
-        self.now_ns = now_ns
+        super().__init__(settings, outbox, topics, now_ns)
         self.root = studies_root(settings)
         self._worker: OptimizeWorker | None = None
         self._spec: StudySpec | None = None
-        self._run_id = ""
         self._study = ""
-        self._strategy = ""
-        self._runs = itertools.count(1)
-        self._wake = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None and not self._worker.finished
 
     def register(self, commands: CommandRouter) -> None:
         commands.register("optimize.run", self._cmd_run)
         commands.register("optimize.cancel", self._cmd_cancel)
         commands.register("optimize.list", self._cmd_list)
-
-    async def run(self) -> None:
-        """The engine task: follow the worker while one runs."""
-        while True:
-            if not self.running:
-                self._wake.clear()
-                await self._wake.wait()
-            self.poll()
-            await asyncio.sleep(POLL_S)
 
     def poll(self) -> None:
         worker = self._worker
@@ -159,7 +138,7 @@ class OptimizeService:
         self._strategy = Path(spec.strategy_file).name
         self._worker = OptimizeWorker(spec, self.settings, self.root, name, jobs)
         self._worker.start()
-        self._wake.set()
+        self.wake()
         self._publish("starting", None)
         log.info("optimization %s started: study %s, %s jobs", self._run_id, name, jobs)
         return {"run_id": self._run_id, "study": name}

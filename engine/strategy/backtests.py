@@ -10,7 +10,6 @@ here for ``backtest.list`` and ``backtest.result``.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -26,11 +25,10 @@ from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
 from engine.storage.tick_store import TickStore, store_root
 from engine.strategy.loader import resolve
+from engine.worker_service import WorkerService
 
 log = logging.getLogger("stom.backtest")
 
-POLL_S = 0.2
-"""How often the engine reads a running worker's progress."""
 MAX_TRADES = 500
 """Round trips sent in one ``backtest.result`` (the newest; the stored result keeps them all)."""
 
@@ -44,27 +42,15 @@ def results_root(settings: Settings) -> Path:
     return Path(settings.data.dir).expanduser() / "backtests"
 
 
-class BacktestService:
+class BacktestService(WorkerService):
     """Runs backtests in worker processes for bus commands (see the module docstring)."""
 
     def __init__(
         self, settings: Settings, outbox: Outbox, topics: Topics, now_ns: Callable[[], int]
     ) -> None:
-        self.settings = settings
-        self.outbox = outbox
-        self.topics = topics
-        self.now_ns = now_ns
+        super().__init__(settings, outbox, topics, now_ns)
         self.data_dir = tick_root(settings)
         self.results_dir = results_root(settings)
-        self._worker: Any = None
-        self._run_id = ""
-        self._strategy = ""
-        self._runs = itertools.count(1)
-        self._wake = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None and not self._worker.finished
 
     def register(self, commands: CommandRouter) -> None:
         commands.register("backtest.run", self._cmd_run)
@@ -73,15 +59,6 @@ class BacktestService:
         commands.register("backtest.result", self._cmd_result)
 
     # --- running ------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """The engine task: follow the worker while one runs (idle otherwise)."""
-        while True:
-            if not self.running:
-                self._wake.clear()
-                await self._wake.wait()
-            self.poll()
-            await asyncio.sleep(POLL_S)
 
     def poll(self) -> None:
         """Read the worker's news and publish it (no waiting)."""
@@ -168,7 +145,7 @@ class BacktestService:
         self._strategy = file
         self._worker = BacktestWorker(request, self.settings)
         self._worker.start()
-        self._wake.set()
+        self.wake()
         self._publish("starting", 0, 0)
         log.info("backtest %s started: %s %s", self._run_id, file, args.get("params") or "")
         return {"run_id": self._run_id}
