@@ -179,3 +179,78 @@ def test_sys_exit_in_a_strategy_disables_it_and_nothing_else(desk: Desk) -> None
         desk.advance(20)
     assert runner.state_of("exiter") == "failed"
     assert runner.state_of("other") == "running"
+
+
+def _budget_desk(desk: Desk, budget: StrategyBudget) -> tuple[StrategyRunner, int]:
+    from engine.strategy.api import Strategy
+
+    class Manual(Strategy):
+        """Sends nothing by itself: the test drives its context."""
+
+    runner = StrategyRunner(desk.oms, desk.clock)
+    runner.add(Manual, {}, [BTC], budget, strategy_id="m")
+    return runner, desk.market.index_of(BTC)  # type: ignore[return-value]
+
+
+def _statuses(desk: Desk, ids: list[str]) -> list[OrderStatus]:
+    return [desk.oms.orders[client_order_id].status for client_order_id in ids]
+
+
+def test_open_sells_beyond_the_long_position_count_against_the_budget(desk: Desk) -> None:
+    runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("600000")))
+    ctx = runner.context("m")
+    ctx.buy(i, 1_000_000)  # 0.01 BTC at the ask, 500,000 KRW
+    desk.advance(20)
+    assert ctx.position(i) == 1_000_000
+    # Resting sells of 0.01 BTC at 51,000,000: the first closes the long, the second would
+    # leave a 510,000 KRW short, the third a 1,020,000 KRW one (above the budget).
+    ids = [ctx.sell(i, 1_000_000, 51_000_000) for _ in range(3)]
+    desk.advance(20)
+    assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
+    reason = desk.oms.orders[ids[2]].reason or ""
+    assert reason.startswith(f"{BUDGET_RULE}: m: position value would reach 1020000 KRW")
+    journaled = [e for _, e in desk.core.journal.events() if e.client_order_id == ids[2]]
+    assert [type(e).__name__ for e in journaled] == ["OrderDenied"]
+
+
+def test_a_close_alongside_open_sells_is_allowed_while_it_only_reduces(desk: Desk) -> None:
+    runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("300000")))
+    ctx = runner.context("m")
+    ctx.buy(i, 500_000)  # 0.005 BTC, 250,000 KRW
+    ctx.buy(i, 500_000)  # the long may hold more than the budget was: it is already there
+    desk.advance(20)
+    assert _statuses(desk, [o.client_order_id for o in desk.oms.orders.values()])[-1] is (
+        OrderStatus.DENIED
+    )
+    assert ctx.position(i) == 500_000
+    resting = ctx.sell(i, 200_000, 51_000_000)
+    closing = ctx.sell(i, 300_000, 51_000_000)  # with the resting sell: exactly flat
+    desk.advance(20)
+    assert _statuses(desk, [resting, closing]) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
+    ctx.cancel(resting)
+    ctx.cancel(closing)
+    desk.advance(20)
+    market_close = ctx.close_position(i)
+    desk.advance(20)
+    assert market_close is not None
+    assert desk.oms.orders[market_close].status is OrderStatus.FILLED
+    assert ctx.position(i) == 0
+
+
+def test_open_buys_beyond_the_short_position_count_against_the_budget(desk: Desk) -> None:
+    runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("600000")))
+    ctx = runner.context("m")
+    ctx.sell(i, 1_000_000)  # 0.01 BTC short at the bid, 499,990 KRW
+    desk.advance(20)
+    assert ctx.position(i) == -1_000_000
+    ids = [ctx.buy(i, 1_000_000, 49_000_000) for _ in range(3)]
+    desk.advance(20)
+    assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
+
+
+def test_open_buys_beyond_max_position_from_flat_are_denied(desk: Desk) -> None:
+    runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("1000000")))
+    ctx = runner.context("m")
+    ids = [ctx.buy(i, 1_000_000, 40_000_000) for _ in range(3)]  # 400,000 KRW each
+    desk.advance(20)
+    assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
