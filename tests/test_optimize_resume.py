@@ -75,13 +75,27 @@ def test_same_seed_same_trajectory_and_resume_replays_it(ticks: Path, tmp_path: 
     assert other.history != first.history  # the seed matters: this test can fail
 
     interrupted = run(tmp_path, "d", ga_spec(ticks, 5), jobs=2, stop_after=15)
-    assert interrupted.state == "interrupted" and interrupted.progress.done == 15
+    stored = interrupted.progress.done  # 15, then the trials running at the stop
+    assert interrupted.state == "interrupted" and 15 <= stored < first.progress.done
     resumed = run(tmp_path, "d", ga_spec(ticks, 5), jobs=2)
-    assert resumed.progress.resumed == 15
-    assert resumed.progress.evaluated == first.progress.done - 15
+    assert resumed.progress.resumed == stored
+    assert resumed.progress.evaluated == first.progress.done - stored
     assert resumed.history == first.history
     assert resumed.best is not None and resumed.best.params == first.best.params
     assert {k: first.best.params[k] for k in BEST} == BEST
+
+
+def test_a_stop_lets_the_running_trials_finish_and_stores_them(ticks: Path, tmp_path: Path) -> None:
+    # The first batch is the GA's population of 10. Stopped at the first outcome: the other
+    # worker's running trial finishes and is stored; the queued ones are dropped.
+    spec = ga_spec(ticks, 5)
+    report = run(tmp_path, "s", spec, jobs=2, stop_after=1)
+    assert report.state == "interrupted"
+    assert 2 <= report.progress.done < spec.population
+    assert report.progress.evaluated == report.progress.done
+    assert len(read_trials(tmp_path, "s")) == report.progress.done
+    inline = run(tmp_path, "i", spec, jobs=1, stop_after=1)  # nothing else runs in process
+    assert inline.state == "interrupted" and inline.progress.done == 1
 
 
 def stom(tmp_path: Path, *args: str, **kwargs: object) -> list[str]:

@@ -6,6 +6,7 @@ import logging
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.domain.market_data import ASK, BID, TRADE, MarketBatch
@@ -181,6 +182,16 @@ def test_sys_exit_in_a_strategy_disables_it_and_nothing_else(desk: Desk) -> None
     assert runner.state_of("other") == "running"
 
 
+@pytest.fixture
+def short_desk(tmp_path: Path) -> Desk:
+    """A desk whose engine risk allows short selling: only the strategy budget limits shorts."""
+    settings = desk_settings(tmp_path)
+    paper = msgspec.structs.replace(settings.paper, allow_short=True)
+    desk = open_desk(msgspec.structs.replace(settings, paper=paper))
+    yield desk  # type: ignore[misc]
+    desk.close()
+
+
 def _budget_desk(desk: Desk, budget: StrategyBudget) -> tuple[StrategyRunner, int]:
     from engine.strategy.api import Strategy
 
@@ -196,7 +207,8 @@ def _statuses(desk: Desk, ids: list[str]) -> list[OrderStatus]:
     return [desk.oms.orders[client_order_id].status for client_order_id in ids]
 
 
-def test_open_sells_beyond_the_long_position_count_against_the_budget(desk: Desk) -> None:
+def test_open_sells_beyond_the_long_position_count_against_the_budget(short_desk: Desk) -> None:
+    desk = short_desk
     runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("600000")))
     ctx = runner.context("m")
     ctx.buy(i, 1_000_000)  # 0.01 BTC at the ask, 500,000 KRW
@@ -208,12 +220,13 @@ def test_open_sells_beyond_the_long_position_count_against_the_budget(desk: Desk
     desk.advance(20)
     assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
     reason = desk.oms.orders[ids[2]].reason or ""
-    assert reason.startswith(f"{BUDGET_RULE}: m: position value would reach 1020000 KRW")
+    assert reason.startswith(f"{BUDGET_RULE}: m: position value would reach 1020000.00000000 KRW")
     journaled = [e for _, e in desk.core.journal.events() if e.client_order_id == ids[2]]
     assert [type(e).__name__ for e in journaled] == ["OrderDenied"]
 
 
-def test_a_close_alongside_open_sells_is_allowed_while_it_only_reduces(desk: Desk) -> None:
+def test_a_close_alongside_open_sells_is_allowed_while_it_only_reduces(short_desk: Desk) -> None:
+    desk = short_desk
     runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("300000")))
     ctx = runner.context("m")
     ctx.buy(i, 500_000)  # 0.005 BTC, 250,000 KRW
@@ -237,7 +250,8 @@ def test_a_close_alongside_open_sells_is_allowed_while_it_only_reduces(desk: Des
     assert ctx.position(i) == 0
 
 
-def test_open_buys_beyond_the_short_position_count_against_the_budget(desk: Desk) -> None:
+def test_open_buys_beyond_the_short_position_count_against_the_budget(short_desk: Desk) -> None:
+    desk = short_desk
     runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("600000")))
     ctx = runner.context("m")
     ctx.sell(i, 1_000_000)  # 0.01 BTC short at the bid, 499,990 KRW
@@ -248,9 +262,10 @@ def test_open_buys_beyond_the_short_position_count_against_the_budget(desk: Desk
     assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
 
 
-def test_open_buys_beyond_max_position_from_flat_are_denied(desk: Desk) -> None:
+def test_open_buys_beyond_max_position_from_flat_are_denied(short_desk: Desk) -> None:
+    desk = short_desk
     runner, i = _budget_desk(desk, StrategyBudget(max_position_notional=Decimal("1000000")))
     ctx = runner.context("m")
-    ids = [ctx.buy(i, 1_000_000, 40_000_000) for _ in range(3)]  # 400,000 KRW each
+    ids = [ctx.buy(i, 1_000_000, 49_000_000) for _ in range(3)]  # 490,000 KRW each
     desk.advance(20)
     assert _statuses(desk, ids) == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]

@@ -1,5 +1,6 @@
 """The optimization loop: ask the search for points, run the ones the study lacks, store each
 outcome as it arrives, tell the search the batch's scores, until the search or the budget ends.
+A stop (``should_stop``) starts no more trials but stores the ones running when it came.
 
 The same function serves the CLI (``stom optimize``), the engine's ``optimize.run`` (in a worker
 process) and the tests. It never decides where trials run: it is handed an
@@ -116,6 +117,10 @@ def run_study(
     progress = Progress(done=len(study.trials), total=limit, evaluated=0, resumed=study.resumed)
     progress.leaderboard = leaderboard(study)
     state = "finished"
+
+    def stopping() -> bool:
+        return state == "interrupted"
+
     while True:
         points = search.ask()
         if points is None:
@@ -131,7 +136,8 @@ def run_study(
                 queued.add(task.key)
                 todo.append(task)
         todo = todo[: max(0, limit - progress.done)]
-        with closing(executor.run(todo)) as outcomes:
+        # On a stop the executor starts nothing more; the trials running then are still stored.
+        with closing(executor.run(todo, stopping)) as outcomes:
             for outcome in outcomes:
                 record = _store(study, outcome, objective, constraints)
                 progress.done += 1
@@ -141,7 +147,6 @@ def run_study(
                     on_trial(record, progress)
                 if should_stop is not None and should_stop():
                     state = "interrupted"
-                    break
         if state == "interrupted":
             break
         missing = [point for point, task in keyed.items() if task.key not in study.trials]

@@ -9,14 +9,16 @@
 
 ``run(tasks)`` yields outcomes as they finish (in any order); the driver stores each at once and
 only uses a batch's outcomes once the whole batch is in, keyed by parameter set, so the search
-follows the same path whatever the order of arrival. ``close()`` drops unfinished work.
+follows the same path whatever the order of arrival. Once ``stop()`` (the driver's: a Ctrl+C)
+is true, ``run`` starts nothing more: the trials already running finish and are yielded, the
+queued ones are dropped. ``close()`` drops unfinished work.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -33,7 +35,9 @@ class Executor(Protocol):
 
     workers: int
 
-    def run(self, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]: ...
+    def run(
+        self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
+    ) -> Iterator[TrialOutcome]: ...
     def close(self) -> None: ...
 
 
@@ -77,9 +81,13 @@ class LocalExecutor:
                 initargs=(msgspec.json.encode(spec), msgspec.json.encode(settings)),
             )
 
-    def run(self, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
+    def run(
+        self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
+    ) -> Iterator[TrialOutcome]:
         if self._inline is not None:
             for task in tasks:
+                if stop is not None and stop():
+                    return
                 yield self._inline.evaluate(task)
             return
         assert self._pool is not None
@@ -89,6 +97,9 @@ class LocalExecutor:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+                if stop is not None and stop():
+                    # Drop the queued trials; the running ones (cancel fails) finish.
+                    pending = {future for future in pending if not future.cancel()}
         finally:
             for future in pending:
                 future.cancel()
@@ -131,7 +142,9 @@ class RayExecutor:
         spec_json, settings_json = msgspec.json.encode(spec), msgspec.json.encode(settings)
         self._actors = [actor.remote(spec_json, settings_json) for _ in range(self.workers)]
 
-    def run(self, tasks: Sequence[TrialTask]) -> Iterator[TrialOutcome]:
+    def run(
+        self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
+    ) -> Iterator[TrialOutcome]:
         ray = self._ray
         queue = list(reversed(tasks))
         running: dict[Any, Any] = {}
@@ -145,6 +158,8 @@ class RayExecutor:
                 for ref in ready:
                     idle.append(running.pop(ref))
                     yield msgspec.json.decode(ray.get(ref), type=TrialOutcome)
+                if stop is not None and stop():
+                    queue.clear()  # the running trials finish; the queued ones are dropped
         finally:
             for ref in running:
                 ray.cancel(ref)

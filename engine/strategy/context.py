@@ -52,7 +52,9 @@ class StrategyBudget:
     engine's risk limits still apply to every order)."""
 
     max_order_notional: Decimal | None = None
-    """Largest value of one order that adds to the position (price x quantity)."""
+    """Largest value of one order that adds to the position (price x quantity). An order that
+    only reduces the position, counting the strategy's other open orders on its side as filled,
+    is not limited."""
     max_position_notional: Decimal | None = None
     """Largest value of the position once this order and the strategy's other open orders on
     the same side fill (valued at the order's price, or the touch for a market order)."""
@@ -247,17 +249,27 @@ class OmsStrategyContext:
     def _over_budget(
         self, i: int, state: InstrumentState, side: OrderSide, quantity: int, price: int | None
     ) -> str | None:
-        """Why the order breaks the strategy's budget, or None. Reducing orders always pass."""
+        """Why the order breaks the strategy's budget, or None.
+
+        The worst case counts the strategy's open orders on the order's side as filled: an order
+        that only reduces that worst-case position passes; any other must keep it (and itself)
+        within the budget."""
         max_order, max_position = self._limits_raw(i)
         if max_order is None and max_position is None:
             return None
-        held = self.position(i)
+        instrument = state.instrument
+        instrument_id = str(instrument.id)
+        pending = 0
+        for order in self.open.values():
+            if order.side is side and order.instrument_id == instrument_id:
+                pending += order.leaves_raw
         signed = quantity if side is OrderSide.BUY else -quantity
-        if held and (held > 0) != (signed > 0) and quantity <= abs(held):
+        # Worst case before this order: the position once the open orders on its side fill.
+        before = self.position(i) + (pending if side is OrderSide.BUY else -pending)
+        if before and (before > 0) != (signed > 0) and quantity <= abs(before):
             return None
         reference = price or (state.best_ask if side is OrderSide.BUY else state.best_bid)
         reference = reference or state.last_price
-        instrument = state.instrument
         scale = instrument.price_precision + instrument.size_precision
         currency = instrument.quote_currency
         value = reference * quantity
@@ -267,13 +279,7 @@ class OmsStrategyContext:
                 f"the strategy's max_order_notional {self.budget.max_order_notional} {currency}"
             )
         if max_position is not None:
-            instrument_id = str(instrument.id)
-            pending = sum(
-                order.leaves_raw if order.side is OrderSide.BUY else -order.leaves_raw
-                for order in self.open.values()
-                if order.instrument_id == instrument_id and order.side is side
-            )
-            projected = abs(held + pending + signed) * reference
+            projected = abs(before + signed) * reference
             if projected > max_position:
                 return (
                     f"{self.strategy_id}: position value would reach "

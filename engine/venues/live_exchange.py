@@ -404,20 +404,28 @@ class LiveExchange:
         for fill in state.fills:
             if fill.trade_id in tracked.trade_ids:
                 continue
-            if tracked.filled_raw + fill.quantity_raw > order.quantity_raw:
-                log.error("%s: fill %s of %s exceeds the order; ignored", self.venue,
-                          fill.trade_id, coid)  # fmt: skip
-                continue
             tracked.trade_ids.add(fill.trade_id)
-            tracked.filled_raw += fill.quantity_raw
+            quantity, fee = fill.quantity_raw, fill.fee_raw
+            rest = order.quantity_raw - tracked.filled_raw
+            if quantity > rest:
+                # Recorded once, so it is not seen again on every poll; only the rest is counted
+                # (the order cannot fill beyond its quantity), so the order closes as filled.
+                log.error("%s: fill %s of order %s is %d (raw) but only %d of its %d remain; "
+                          "%d counted: check the position on the venue", self.venue,
+                          fill.trade_id, coid, quantity, rest, order.quantity_raw,
+                          max(rest, 0))  # fmt: skip
+                if rest <= 0:
+                    continue
+                quantity, fee = rest, fee * rest // quantity
+            tracked.filled_raw += quantity
             self._emit(
                 OrderFilled(
                     ts=self._now(),
                     client_order_id=coid,
                     trade_id=fill.trade_id,
                     price_raw=fill.price_raw,
-                    quantity_raw=fill.quantity_raw,
-                    fee_raw=fill.fee_raw,
+                    quantity_raw=quantity,
+                    fee_raw=fee,
                     liquidity=fill.liquidity,
                 )
             )

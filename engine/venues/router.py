@@ -23,7 +23,7 @@ from engine.paper import PaperExchange
 from engine.venues.live_exchange import LiveExchange
 
 ENDINGS = (OrderCanceled, OrderRejected, OrderExpired)
-"""Events after which an order needs no routing (a last fill leaves a small entry behind)."""
+"""Events after which an order needs no routing."""
 
 
 def venue_of(instrument_id: str) -> str:
@@ -38,6 +38,8 @@ class VenueRouter:
         self.paper = paper
         self.live = dict(live)
         self._venue_of_order: dict[str, str] = {}
+        """Live venue of each order its live exchange tracks (paper orders need no entry: a cancel
+        without one goes to the paper exchange). Dropped once the order ends."""
 
     @property
     def live_venues(self) -> frozenset[str]:
@@ -48,8 +50,13 @@ class VenueRouter:
 
     # --- commands ----------------------------------------------------------------------------
 
+    def _remember(self, order: Order) -> None:
+        venue = venue_of(order.instrument_id)
+        if venue in self.live:
+            self._venue_of_order[order.client_order_id] = venue
+
     def submit(self, order: Order, now_ns: int) -> None:
-        self._venue_of_order[order.client_order_id] = venue_of(order.instrument_id)
+        self._remember(order)
         self._route(order.instrument_id).submit(order, now_ns)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
@@ -58,7 +65,7 @@ class VenueRouter:
         exchange.cancel(client_order_id, now_ns)
 
     def restore(self, order: Order, now_ns: int) -> None:
-        self._venue_of_order[order.client_order_id] = venue_of(order.instrument_id)
+        self._remember(order)
         self._route(order.instrument_id).restore(order, now_ns)
 
     def resume(self, order: Order, now_ns: int, trade_ids: set[str]) -> None:
@@ -69,7 +76,7 @@ class VenueRouter:
         fills the journal already holds, so the venue's listing of them is not counted again.
         """
         exchange = self._route(order.instrument_id)
-        self._venue_of_order[order.client_order_id] = venue_of(order.instrument_id)
+        self._remember(order)
         if isinstance(exchange, LiveExchange):
             exchange.restore(order, now_ns)
             exchange.remember_fills(order.client_order_id, trade_ids)
@@ -93,9 +100,15 @@ class VenueRouter:
         events = self.paper.drain()
         for exchange in self.live.values():
             events.extend(exchange.drain())
+        routes = self._venue_of_order
         for event in events:
             if isinstance(event, ENDINGS):
-                self._venue_of_order.pop(event.client_order_id, None)
+                routes.pop(event.client_order_id, None)
+        if len(routes) > sum(len(exchange.tracked) for exchange in self.live.values()):
+            # An order ended without an ending event (its last fill): forget what is not tracked.
+            for coid, venue in list(routes.items()):
+                if coid not in self.live[venue].tracked:
+                    del routes[coid]
         return events
 
     def open_order_ids(self) -> set[str]:

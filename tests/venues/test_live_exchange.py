@@ -369,3 +369,53 @@ async def test_an_order_whose_place_answer_broke_the_adapter_is_looked_up(
         await desk.until(lambda: desk.status(coid) == "accepted")
         client.fill(desk.core.oms.orders[coid].venue_order_id or "", 1_000_000, 49_990_000)
         await desk.until(lambda: desk.status(coid) == "filled")
+
+
+async def test_the_router_forgets_orders_once_they_end(
+    tmp_path: Path, client: FakeVenueClient
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        router = desk.core.exchange
+        assert isinstance(router, VenueRouter)
+        filled = await desk.buy(quantity="0.01")
+        canceled = await desk.buy(price="49980000", quantity="0.01")
+        await desk.until(lambda: desk.status(filled) == desk.status(canceled) == "accepted")
+        assert set(router._venue_of_order) == {filled, canceled}
+        client.fill(desk.core.oms.orders[filled].venue_order_id or "", 1_000_000, 49_990_000)
+        await desk.until(lambda: desk.status(filled) == "filled")  # a last fill: no end event
+        reply = await desk.command("order.cancel", client_order_id=canceled)
+        assert reply.status == "accepted", reply.reason
+        await desk.until(lambda: desk.status(canceled) == "canceled")
+        desk.refresh()
+        reply = await desk.command(
+            "order.submit", instrument=SIM_BTC, side="buy", price="49000000", quantity="0.01"
+        )
+        assert reply.status == "accepted", reply.reason
+        paper = reply.result["order"]["client_order_id"]
+        await desk.until(lambda: desk.status(paper) == "accepted")
+        await desk.until(lambda: not router._venue_of_order)
+        # Routing still works for what is open: the paper order cancels on the paper exchange.
+        reply = await desk.command("order.cancel", client_order_id=paper)
+        assert reply.status == "accepted", reply.reason
+        await desk.until(lambda: desk.status(paper) == "canceled")
+
+
+async def test_a_fill_larger_than_the_rest_is_reported_once_and_the_order_closes(
+    tmp_path: Path, client: FakeVenueClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(LiveDesk(tmp_path, client)) as desk:
+        coid = await desk.buy(quantity="0.01")
+        await desk.until(lambda: desk.status(coid) == "accepted")
+        venue_order_id = desk.core.oms.orders[coid].venue_order_id or ""
+        client.fill(venue_order_id, 600_000, 49_990_000)
+        client.fill(venue_order_id, 600_000, 49_990_000)  # 0.012 on a 0.01 order
+        record = client.orders[venue_order_id]
+        record.state = dataclasses.replace(record.state, status=VenueOrderStatus.FILLED)
+        await desk.until(lambda: desk.status(coid) == "filled")
+        await asyncio.sleep(0.1)  # several polls
+        desk.core.oms.pump(desk.clock.now_ns())
+        assert desk.core.oms.orders[coid].filled_raw == 1_000_000
+        assert desk.exchange.open_order_ids() == set()
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1, errors
+        assert coid in errors[0] and "600000" in errors[0] and "1000000" in errors[0]

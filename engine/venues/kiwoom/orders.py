@@ -2,7 +2,11 @@
 
 Kiwoom has no client order id: the venue numbers orders (``ord_no``) and the account is implied by
 the token. The client keeps the mapping from STOM's client order id to ``ord_no`` for the orders it
-placed; orders it did not place show with an empty client order id.
+placed; orders it did not place show with an empty client order id. An order whose place answer
+was lost (``query(order, "")``) is found among the day's ``ka10075``/``ka10076`` rows by code,
+side, quantity and price, placed no earlier than the first try (a row already mapped to another
+order is never taken); none found is :class:`VenueUnavailable` while such a row may still be on its
+way (``settle_s``), then :class:`VenueRejected` (``not_found``), never a state with no order number.
 
 Order state comes from two TRs: ``ka10075`` (open orders, remaining quantity) and ``ka10076``
 (executions). Each ``ka10076`` row is taken as one execution of an order, with its price, quantity,
@@ -29,6 +33,7 @@ from engine.venues.base import (
     VenueOrderState,
     VenueOrderStatus,
     VenueRejected,
+    VenueUnavailable,
 )
 from engine.venues.kiwoom import wire
 from engine.venues.kiwoom.rest import KiwoomRest
@@ -43,6 +48,8 @@ _TRADE_TYPE = {
     (OrderType.MARKET, TimeInForce.IOC): wire.TRDE_MARKET_IOC,
     (OrderType.MARKET, TimeInForce.FOK): wire.TRDE_MARKET_FOK,
 }
+CLOCK_SLACK_NS = 2 * wire.NS
+"""Row times are whole seconds of the venue's clock: a row this much before the first try counts."""
 
 
 @dataclass(slots=True)
@@ -84,6 +91,8 @@ class KiwoomOrderClient:
         self._settle_ns = int(settle_s * wire.NS)
         self._placed: dict[str, _Placed] = {}
         """By venue order number."""
+        self._tries: dict[str, int] = {}
+        """Client order id -> time of the first place try not answered yet."""
 
     @property
     def rest(self) -> KiwoomRest:
@@ -102,14 +111,21 @@ class KiwoomOrderClient:
             "cond_uv": "",
         }
         api_id = wire.BUY if order.side is OrderSide.BUY else wire.SELL
-        answer, _ = await self._rest.post(wire.ORDER_PATH, api_id, body)
+        coid = order.client_order_id
+        self._tries.setdefault(coid, self._clock.now_ns())
+        try:
+            answer, _ = await self._rest.post(wire.ORDER_PATH, api_id, body)
+        except VenueRejected:
+            self._tries.pop(coid, None)
+            raise
+        placed_ns = self._tries.pop(coid, self._clock.now_ns())
         number = str(answer.get("ord_no") or "")
         if not number:
             raise VenueRejected(
                 str(answer.get("return_code", "")), "the venue gave no order number"
             )
         immediate = market or order.time_in_force is not TimeInForce.GTC
-        self._placed[number] = _Placed(order.client_order_id, code, immediate, self._clock.now_ns())
+        self._placed[number] = _Placed(coid, code, immediate, placed_ns)
         return number
 
     async def cancel(self, order: Order, venue_order_id: str) -> None:
@@ -128,6 +144,8 @@ class KiwoomOrderClient:
         code = order.instrument_id.rpartition(".")[0]
         open_rows = await self._open_rows(code)
         executions = await self._execution_rows(code)
+        if not venue_order_id:
+            venue_order_id = self._find(order, open_rows, executions)
         row = next((r for r in open_rows if r.get("ord_no") == venue_order_id), None)
         fills = _fills(order.client_order_id, venue_order_id, executions, self._clock.now_ns())
         filled = sum(fill.quantity_raw for fill in fills)
@@ -205,6 +223,39 @@ class KiwoomOrderClient:
         }
         return await self._rest.post_pages(wire.ACCOUNT_PATH, wire.EXECUTIONS, body, "cntr")
 
+    def _find(
+        self, order: Order, open_rows: list[dict[str, Any]], executions: list[dict[str, Any]]
+    ) -> str:
+        """The order number of ``order``, placed but never answered (see the module docstring)."""
+        coid = order.client_order_id
+        for number, placed in self._placed.items():
+            if placed.client_order_id == coid:
+                return number
+        now = self._clock.now_ns()
+        since = self._tries.get(coid, order.ts_created)
+        day = wire.kst_midnight_ns(now)
+        found = {
+            str(row.get("ord_no") or "")
+            for rows, time_field in ((open_rows, "tm"), (executions, "ord_tm"))
+            for row in rows
+            if _same_order(order, row)
+            and _time_of(row.get(time_field), day, now) >= since - CLOCK_SLACK_NS
+        }
+        found -= self._placed.keys()
+        found.discard("")
+        if found:
+            number = min(found, key=lambda n: (len(n), n))  # the first one placed
+            market = order.order_type is OrderType.MARKET
+            immediate = market or order.time_in_force is not TimeInForce.GTC
+            code = order.instrument_id.rpartition(".")[0]
+            self._placed[number] = _Placed(coid, code, immediate, since)
+            self._tries.pop(coid, None)
+            return number
+        if now - since < self._settle_ns:
+            raise VenueUnavailable(f"order {coid} is not listed by {VENUE} yet")
+        self._tries.pop(coid, None)
+        raise VenueRejected("not_found", f"no order on {VENUE} matches {coid}")
+
     def _closed_status(self, number: str) -> VenueOrderStatus:
         placed = self._placed.get(number)
         if placed is None or placed.cancelled or placed.immediate:
@@ -241,6 +292,21 @@ def _fills(
         )
     fills.sort(key=lambda fill: int(fill.trade_id.rpartition("-")[2]))
     return tuple(fills)
+
+
+def _same_order(order: Order, row: dict[str, Any]) -> bool:
+    """Whether a ``ka10075``/``ka10076`` row is an order like ``order`` (a market order's row
+    carries the price limit, not a price)."""
+    side = str(row.get("io_tp_nm") or "")
+    wanted = "매수" if order.side is OrderSide.BUY else "매도"
+    return (
+        wanted in side
+        and "취소" not in side
+        and "정정" not in side
+        and _code(row.get("stk_cd")) == order.instrument_id.rpartition(".")[0]
+        and _int(row.get("ord_qty")) == order.quantity_raw
+        and (order.order_type is OrderType.MARKET or _int(row.get("ord_pric")) == order.price_raw)
+    )
 
 
 def _time_of(value: object, day_ns: int, now_ns: int) -> int:
