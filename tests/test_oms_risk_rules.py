@@ -139,3 +139,24 @@ async def test_paper_venues_need_no_arming(tmp_path: Path) -> None:
     reply = await desk.command("arm", venue="SIM")
     assert reply.status == "rejected" and "paper trading needs no arming" in reply.reason
     desk.close()
+
+
+async def test_no_entry_while_the_feed_rebuilds_the_book(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The feed's own health is read at the moment of the check: an instrument in `resyncing`
+    # (a sequence gap was seen; its book is being rebuilt) takes no order, nor does a down feed.
+    from engine.venues.base import FeedHealth, FeedState
+
+    desk = make(tmp_path)
+    health = FeedHealth(venue="SIM", state=FeedState.LIVE)
+    desk.oms.pre_trade.feed_holds.watch("SIM", health)
+    health.resyncing.add(BTC)
+    reason = await denied(desk, caplog, "stale_feed", **BUY, quantity="0.01")
+    assert "rebuilt after a gap" in reason
+    health.resyncing.clear()
+    health.state = FeedState.DOWN
+    await denied(desk, caplog, "stale_feed", **BUY, quantity="0.01")
+    health.state = FeedState.LIVE
+    assert (await desk.command("order.submit", **BUY, quantity="0.01")).status == "accepted"
+    desk.close()
