@@ -105,11 +105,19 @@ class VenueRejected(Exception):
 
 
 class VenueUnavailable(Exception):
-    """Network error, 5xx, or a rate limit: worth retrying after ``retry_after_s``."""
+    """Network error, 5xx, or a rate limit: worth retrying after ``retry_after_s``.
 
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+    ``unsent`` is True only when the request certainly had no effect on the venue: it was never
+    sent (connection refused, a client-side rate-limit pause, no token) or the venue refused it
+    unprocessed (a rate limit). Otherwise (a timeout, a reset, a 5xx) it may have been carried out
+    and its answer lost: a place must then be looked up, not sent again, on a venue that does not
+    refuse a duplicate client order id (:attr:`OrderClient.rejects_duplicate_ids`).
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 1.0, *, unsent: bool = False) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.unsent = unsent
 
 
 class VenueOrderStatus(StrEnum):
@@ -156,6 +164,11 @@ class OrderClient(Protocol):
     """Signed execution on one venue. Every call may raise VenueRejected or VenueUnavailable."""
 
     venue: str
+    rejects_duplicate_ids: bool
+    """True when the venue refuses a second order with the same client order id (Upbit's
+    ``identifier``, Binance's ``newClientOrderId``): a place whose answer was lost may then be sent
+    again safely. False (Kiwoom: no client order id) means a resend could place the order twice,
+    so the live exchange only looks such an order up. Read with a default of False."""
 
     async def place(self, order: Order, instrument: Instrument) -> str:
         """Send ``order`` (its client order id goes to the venue); returns the venue order id."""

@@ -17,6 +17,10 @@ REST in order and turns the venue's answers into order events that :meth:`drain`
   and the end state, when the order had already finished).
 - :class:`VenueUnavailable` (network, 5xx, rate limit) is retried after ``retry_after_s`` with a
   growing back-off; a rate limit holds every job, since it applies to the whole account.
+- a ``place`` whose answer was lost is looked up by client order id. It is sent again only where
+  the venue refuses a duplicate client order id (``OrderClient.rejects_duplicate_ids``) or the
+  failure certainly did not reach the venue (``VenueUnavailable.unsent``); elsewhere it is looked
+  up until the venue lists it (accepted) or says it does not know it (rejected: not placed).
 
 Jobs run one at a time on purpose: a venue's rate limit is per account, and two jobs on the same
 order (a poll and a cancel) can never race. At start the worker reconciles the journal's open
@@ -67,6 +71,10 @@ MAX_BACKOFF_S = 10.0
 
 Reconciled = Callable[[str, list[str]], None]
 """Called once the start-up reconciliation is done: (venue, differences)."""
+
+
+class _Unresolved(Exception):
+    """A place may or may not have reached the venue, and looking it up has not told yet."""
 
 
 @dataclass
@@ -243,6 +251,12 @@ class LiveExchange:
             if state is None:
                 raise VenueRejected("unknown_instrument", f"{order.instrument_id} is not loaded")
             venue_order_id = await self._send(order, state.instrument)
+        except _Unresolved as exc:
+            # Maybe on the venue, maybe not: never sent again; every poll looks it up until the
+            # venue says which (_resolve_unacknowledged).
+            log.warning("%s: place %s: %s; left to the polls", self.venue, coid, exc)
+            tracked.placing = False
+            return
         except (VenueRejected, VenueUnavailable) as exc:
             self._finish(tracked)
             reason = self._why(exc)
@@ -262,7 +276,12 @@ class LiveExchange:
 
     async def _send(self, order: Order, instrument: Instrument) -> str:
         """Place ``order``; after a failed try, look it up by client order id before sending it
-        again, since the request may have reached the venue before its answer was lost."""
+        again, since the request may have reached the venue before its answer was lost.
+
+        Sending again is only safe where the venue refuses a duplicate client order id; anywhere
+        else (Kiwoom, or a client that does not say) see :meth:`_send_unguarded`."""
+        if not getattr(self.client, "rejects_duplicate_ids", False):
+            return await self._send_unguarded(order, instrument)
         backoff = FIRST_BACKOFF_S
         uncertain = False
         for attempt in range(1, self._max_attempts + 1):
@@ -292,6 +311,52 @@ class LiveExchange:
                 found = await self._look_up(order)
                 if found is not None:
                     return found
+        raise AssertionError("unreachable")
+
+    async def _send_unguarded(self, order: Order, instrument: Instrument) -> str:
+        """Place ``order`` on a venue that would take a second copy of it: sent again only after
+        a failure that certainly did not reach the venue (``VenueUnavailable.unsent``); after any
+        other failure it is only looked up (:meth:`_find_sent`), never sent again."""
+        backoff = FIRST_BACKOFF_S
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self.client.place(order, instrument)
+            except VenueUnavailable as exc:
+                self.requests_failed += 1
+                if not exc.unsent:
+                    log.warning("%s: place %s: %s; the order may be on the venue: looking it up, "
+                                "never sending it again", self.venue, order.client_order_id,
+                                exc)  # fmt: skip
+                    return await self._find_sent(order)
+                if attempt == self._max_attempts:
+                    raise
+                wait = min(MAX_BACKOFF_S, max(exc.retry_after_s, backoff))
+                log.warning("%s: place %s: %s (not sent); sending again in %.1f s (attempt %d "
+                            "of %d)", self.venue, order.client_order_id, exc, wait, attempt + 1,
+                            self._max_attempts)  # fmt: skip
+                await asyncio.sleep(wait)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+        raise AssertionError("unreachable")
+
+    async def _find_sent(self, order: Order) -> str:
+        """The venue order id of ``order``, whose place may have reached the venue: looked up
+        with back-off until the venue lists it, or says it does not know it (VenueRejected: the
+        order was not placed). Still unknown after every try: :class:`_Unresolved`."""
+        backoff = FIRST_BACKOFF_S
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return (await self.client.query(order, "")).venue_order_id
+            except VenueRejected as exc:
+                raise VenueRejected(
+                    exc.code, f"{exc.message} (its place answer was lost): not placed"
+                ) from exc
+            except VenueUnavailable as exc:
+                self.requests_failed += 1
+                if attempt == self._max_attempts:
+                    raise _Unresolved(f"not found yet: {exc}") from exc
+                wait = min(MAX_BACKOFF_S, max(exc.retry_after_s, backoff))
+                await asyncio.sleep(wait)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
         raise AssertionError("unreachable")
 
     async def _look_up(self, order: Order) -> str | None:

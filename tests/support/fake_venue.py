@@ -33,8 +33,13 @@ class FakeOrder:
 class FakeVenueClient:
     """A venue in memory; ``calls`` lists every request as ``(kind, client order id)``."""
 
-    def __init__(self, venue: str = "UPBIT", *, min_notional_raw: int = 0) -> None:
+    def __init__(
+        self, venue: str = "UPBIT", *, min_notional_raw: int = 0, rejects_duplicate_ids: bool = True
+    ) -> None:
         self.venue = venue
+        self.rejects_duplicate_ids = rejects_duplicate_ids
+        """True: like Upbit, a second place with a client order id already used is refused.
+        False: like Kiwoom, every place is a new order."""
         self.orders: dict[str, FakeOrder] = {}
         self.calls: list[tuple[str, str]] = []
         self.unavailable = 0
@@ -43,6 +48,13 @@ class FakeVenueClient:
         """The next place is refused with this (code, message)."""
         self.lose_next_place = False
         """The next place reaches the venue but its answer is lost (a timeout)."""
+        self.drop_next_place = False
+        """The next place is lost on its way (a timeout too): the venue never gets it."""
+        self.refuse_connections = 0
+        """The next this many places fail before anything is sent (connection refused)."""
+        self.unlisted_lookups = 0
+        """The next this many look-ups by client order id (``query(order, "")``) do not see the
+        order yet (like Kiwoom's settle window): VenueUnavailable."""
         self.closed = False
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
@@ -52,10 +64,20 @@ class FakeVenueClient:
         self.calls.append((kind, coid))
         if self.unavailable:
             self.unavailable -= 1
-            raise VenueUnavailable("429 too many requests", retry_after_s=0.01)
+            raise VenueUnavailable("429 too many requests", retry_after_s=0.01, unsent=True)
 
     async def place(self, order: Order, instrument: Instrument) -> str:
         self._gate("place", order.client_order_id)
+        if self.refuse_connections:
+            self.refuse_connections -= 1
+            raise VenueUnavailable("connection refused", retry_after_s=0.01, unsent=True)
+        if self.drop_next_place:
+            self.drop_next_place = False
+            raise VenueUnavailable("read timeout")
+        if self.rejects_duplicate_ids and any(
+            r.state.client_order_id == order.client_order_id for r in self.orders.values()
+        ):
+            raise VenueRejected("duplicate_identifier", "identifier가 중복되었습니다.")
         if self.reject_next is not None:
             code, message = self.reject_next
             self.reject_next = None
@@ -123,6 +145,9 @@ class FakeVenueClient:
 
     async def query(self, order: Order, venue_order_id: str) -> VenueOrderState:
         self._gate("query", order.client_order_id)
+        if not venue_order_id and self.unlisted_lookups:
+            self.unlisted_lookups -= 1
+            raise VenueUnavailable(f"{order.client_order_id} not listed yet", retry_after_s=0.01)
         record = self._find(order, venue_order_id)
         return replace(record.state, fills=tuple(record.fills))
 

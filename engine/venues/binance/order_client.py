@@ -54,6 +54,8 @@ class BinanceOrderClient:
     """Binance spot orders for one account (API key and secret as :class:`Secret`)."""
 
     venue = VENUE
+    rejects_duplicate_ids = True
+    """A reused ``newClientOrderId`` is refused (see :class:`~engine.venues.base.OrderClient`)."""
 
     def __init__(
         self,

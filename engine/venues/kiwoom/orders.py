@@ -66,6 +66,8 @@ class KiwoomOrderClient:
     """Signed execution on one Kiwoom account (KRX stocks)."""
 
     venue = VENUE
+    rejects_duplicate_ids = False
+    """No client order id: a resend is a second order (see ``OrderClient``)."""
 
     def __init__(
         self,
@@ -90,7 +92,11 @@ class KiwoomOrderClient:
         )
         self._settle_ns = int(settle_s * wire.NS)
         self._placed: dict[str, _Placed] = {}
-        """By venue order number."""
+        """By venue order number; an order leaves once a query has reported it ended."""
+        self._ended: set[str] = set()
+        """Numbers of today's ended orders, forgotten from ``_placed``: never matched to an
+        order whose place answer was lost (the day's TRs still list their rows)."""
+        self._ended_day = 0
         self._tries: dict[str, int] = {}
         """Client order id -> time of the first place try not answered yet."""
 
@@ -156,6 +162,8 @@ class KiwoomOrderClient:
             status = VenueOrderStatus.FILLED
         else:
             status = self._closed_status(venue_order_id)
+        if status is not VenueOrderStatus.OPEN:
+            self._forget(venue_order_id)
         return VenueOrderState(
             client_order_id=order.client_order_id,
             venue_order_id=venue_order_id,
@@ -242,6 +250,7 @@ class KiwoomOrderClient:
             and _time_of(row.get(time_field), day, now) >= since - CLOCK_SLACK_NS
         }
         found -= self._placed.keys()
+        found -= self._ended
         found.discard("")
         if found:
             number = min(found, key=lambda n: (len(n), n))  # the first one placed
@@ -255,6 +264,17 @@ class KiwoomOrderClient:
             raise VenueUnavailable(f"order {coid} is not listed by {VENUE} yet")
         self._tries.pop(coid, None)
         raise VenueRejected("not_found", f"no order on {VENUE} matches {coid}")
+
+    def _forget(self, number: str) -> None:
+        """Drop an ended order's entry once a query reports its end. Asked again, it answers the
+        same (filled from its executions, else cancelled); its number stays excluded from
+        matching until the day ends (the TRs list only the day's rows)."""
+        day = wire.kst_midnight_ns(self._clock.now_ns())
+        if day != self._ended_day:
+            self._ended.clear()
+            self._ended_day = day
+        if self._placed.pop(number, None) is not None:
+            self._ended.add(number)
 
     def _closed_status(self, number: str) -> VenueOrderStatus:
         placed = self._placed.get(number)

@@ -96,7 +96,11 @@ class KiwoomRest:
     ) -> tuple[dict[str, Any], str | None]:
         """One TR call; returns the body and the ``next-key`` when ``cont-yn`` says more pages."""
         for attempt in (0, 1):
-            token = await self.token()
+            try:
+                token = await self.token()
+            except VenueUnavailable as exc:
+                exc.unsent = True  # no token: this request was never sent
+                raise
             status, headers, answer = await self._send(path, api_id, body, token, next_key)
             code = _return_code(answer)
             if (status == 401 or code in wire.TOKEN_RETRY_CODES) and attempt == 0:
@@ -108,7 +112,9 @@ class KiwoomRest:
             self._check(status, api_id, code, answer)
             more = headers.get("cont-yn") == "Y"
             return answer, (headers.get("next-key") or None) if more else None
-        raise VenueUnavailable(f"kiwoom {api_id}: the token was refused twice")  # pragma: no cover
+        raise VenueUnavailable(  # pragma: no cover
+            f"kiwoom {api_id}: the token was refused twice", unsent=True
+        )
 
     async def post_pages(
         self, path: str, api_id: str, body: dict[str, Any], key: str, max_pages: int = 20
@@ -185,6 +191,7 @@ class KiwoomRest:
             raise VenueUnavailable(
                 f"kiwoom {api_id}: rate limited, pausing",
                 retry_after_s=self._blocked_until - time.monotonic(),
+                unsent=True,
             )
         await self._pace()
         headers = {"Content-Type": "application/json;charset=UTF-8", "api-id": api_id}
@@ -198,7 +205,12 @@ class KiwoomRest:
                 self._url + path, content=_ENCODE(body), headers=headers
             )
         except httpx.HTTPError as exc:
-            raise VenueUnavailable(f"kiwoom {api_id}: {type(exc).__name__}") from None
+            # Not connected (refused, connect timeout, no pooled connection): nothing was sent.
+            # Any other error (a read timeout, a reset) may have come after the venue got it.
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise VenueUnavailable(
+                f"kiwoom {api_id}: {type(exc).__name__}", unsent=unsent
+            ) from None
         self._note_date(response.headers.get("date"))
         try:
             answer = _JSON.decode(response.content) if response.content else {}
@@ -229,7 +241,9 @@ class KiwoomRest:
             self._pause_s = min(MAX_PAUSE_S, self._pause_s * 2 if self._pause_s else 1.0)
             self._blocked_until = time.monotonic() + self._pause_s
             raise VenueUnavailable(
-                f"kiwoom {api_id}: rate limited ({code}: {message})", retry_after_s=self._pause_s
+                f"kiwoom {api_id}: rate limited ({code}: {message})",
+                retry_after_s=self._pause_s,
+                unsent=True,  # refused, not carried out
             )
         if code != wire.OK:
             raise VenueRejected(wire.error_code_of(code, message), message)

@@ -60,6 +60,8 @@ class UpbitOrderClient:
     """
 
     venue = VENUE
+    rejects_duplicate_ids = True
+    """A reused ``identifier`` is refused (see :class:`~engine.venues.base.OrderClient`)."""
 
     def __init__(
         self,

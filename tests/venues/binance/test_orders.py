@@ -214,3 +214,18 @@ async def test_clock_skew_is_measured_and_the_request_retried(
     codes = [r.code for r in server.requests]
     assert codes.count(-1021) == 1  # refused once, then the offset was measured again
     assert abs(client.rest.timestamp_offset_ms - skew_ms) < 1000
+
+
+async def test_a_second_place_with_the_same_client_order_id_is_refused(
+    server: BinanceLoopback, client: BinanceOrderClient
+) -> None:
+    """What makes sending a place again after a lost answer safe (``rejects_duplicate_ids``)."""
+    assert client.rejects_duplicate_ids is True
+    instrument = await btc(server)
+    server.pause_market()
+    best_bid = server.book("BTCUSDT")[0][0][0]
+    buy = order(instrument, OrderSide.BUY, "0.001", str(best_bid))
+    venue_id = await client.place(buy, instrument)
+    with pytest.raises(VenueRejected, match="-2010"):
+        await client.place(buy, instrument)
+    assert [str(number) for number in server.exchange.orders] == [venue_id]

@@ -269,3 +269,18 @@ async def test_loopback_answers_a_burst_with_429_then_418(server: UpbitLoopback)
     assert replies[first].text == "Too many API requests."
     assert 418 in statuses[first + 1 :], "continuing after a 429 earns a 418 ban"
     assert replies[0].headers["Remaining-Req"].startswith("group=orderbook; min=600; sec=")
+
+
+async def test_a_second_place_with_the_same_identifier_is_refused(
+    server: UpbitLoopback, client: UpbitOrderClient, instruments: list[Instrument]
+) -> None:
+    """What makes sending a place again after a lost answer safe (``rejects_duplicate_ids``)."""
+    assert client.rejects_duplicate_ids is True
+    btc = instruments[0]
+    server.pause_market()
+    best_bid, _, _ = touch(server)
+    buy = order(btc, BUY, "0.001", best_bid)
+    venue_id = await client.place(buy, btc)
+    with pytest.raises(VenueRejected):
+        await client.place(buy, btc)
+    assert list(server.exchange.orders) == [venue_id]
