@@ -12,13 +12,12 @@ import os
 import time
 import uuid
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psutil
 
 from engine import __version__
-from engine.alerts.wiring import build_alerts
 from engine.bus import EngineBus
 from engine.commands import CommandRouter
 from engine.config.broker_address import BrokerAddress
@@ -37,7 +36,6 @@ from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
-from engine.recorder import build_recorder, recording_step
 from engine.service.notify import SystemdNotifier
 from engine.sim.catalog import sim_instrument
 from engine.sim.market import MarketSimulator
@@ -45,6 +43,13 @@ from engine.strategy.backtests import BacktestService
 from engine.strategy.runner import StrategyRunner
 from engine.strategy.service import StrategyService
 from engine.venues.feeds import VenueSet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.alerts.wiring import EngineAlerts
+    from engine.oms.oms import Oms
+    from engine.recorder import Recorder
 
 log = logging.getLogger("stom.node")
 
@@ -83,7 +88,7 @@ class EngineNode:
         # a live exchange per live-mode venue (engine/venues/feeds.py).
         self.venue_set = venues or VenueSet()
         self.venue_set.attach(self.market, self.clock, on_reconciled=self._venue_reconciled)
-        self.recorder = build_recorder(settings, self.market)
+        self.recorder = _recorder(settings, self.market)
         self.publisher = MarketPublisher(
             self.market,
             self.topics,
@@ -135,9 +140,7 @@ class EngineNode:
         self._stats_mark = (time.monotonic(), 0)
         self._ticks_per_s = 0.0
         self.notifier = SystemdNotifier()
-        self.alerts = build_alerts(
-            settings, self.trading.oms, self.clock, self.service_status, os.environ
-        )
+        self.alerts = _alerts(settings, self.trading.oms, self.clock, self.service_status)
 
     def _build_simulator(self) -> MarketSimulator:
         sim = self.settings.sim
@@ -239,6 +242,8 @@ class EngineNode:
         source, process = self.runner.step_source, self.runner.process_batch
         step = simulator.step if simulator is not None else None
         if simulator is not None and recorder is not None:
+            from engine.recorder import recording_step
+
             step = recording_step(simulator.step, recorder)
         while True:
             now = clock.now_ns()
@@ -338,3 +343,25 @@ class EngineNode:
                 await self.alerts.close()
             self.trading.journal.close()
             logging.getLogger("stom").removeHandler(handler)
+
+
+# Optional parts are imported only when configured: the recorder brings polars and the alerts
+# bring httpx, and every import is time before the engine (and the console's first frame) is up.
+
+
+def _recorder(settings: Settings, market: MarketState) -> Recorder | None:
+    if not settings.recorder.enabled:
+        return None
+    from engine.recorder import build_recorder
+
+    return build_recorder(settings, market)
+
+
+def _alerts(
+    settings: Settings, oms: Oms, clock: Clock, engine_line: Callable[[], str]
+) -> EngineAlerts | None:
+    if not (settings.alerts.telegram.enabled or settings.alerts.email.enabled):
+        return None
+    from engine.alerts.wiring import build_alerts
+
+    return build_alerts(settings, oms, clock, engine_line, os.environ)

@@ -37,6 +37,9 @@ import polars as pl
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.storage.instrument_file import read_instrument, write_instrument
+from engine.storage.paths import store_root
+
+__all__ = ["ROWS_PER_PART", "SCHEMA", "PartFile", "TickStore", "TickWriter", "store_root"]
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 ROWS_PER_PART = 65_536
@@ -345,14 +348,3 @@ def to_batch(frame: pl.DataFrame) -> MarketBatch:
     batch.size = frame["size"].to_list()
     batch.ts_event = frame["ts_event"].to_list()
     return batch
-
-
-def store_root(data_dir: str, recorder_dir: str = "") -> Path:
-    """The tick store everything shares: ``[recorder] dir`` if set, else ``<data.dir>/ticks``.
-
-    The recorder writes here, and ``stom data sample``, backtests and optimizations read here by
-    default, so a recording is what a backtest replays with no flag.
-    """
-    if recorder_dir:
-        return Path(recorder_dir).expanduser()
-    return Path(data_dir).expanduser() / "ticks"

@@ -23,7 +23,7 @@ from engine.outbox import Outbox
 from engine.protocol import strategies as s
 from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
-from engine.storage.tick_store import TickStore, store_root
+from engine.storage.paths import store_root
 from engine.strategy.loader import resolve
 from engine.worker_service import WorkerService
 
@@ -182,6 +182,8 @@ class BacktestService(WorkerService):
 
     def datasets(self) -> list[s.DatasetInfo]:
         """The instruments the tick store holds and their days."""
+        from engine.storage.tick_store import TickStore  # polars: only when asked
+
         store = TickStore(self.data_dir)
         found = []
         for instrument_id in store.instrument_ids():
