@@ -4,9 +4,7 @@ SVG snapshots (update with ``--snapshot-update`` only after looking at the new s
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import pytest
@@ -20,6 +18,7 @@ from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, sett
 from tests.fixtures.fake_feed import FakeFeed, accepted, rejected
 from tests.fixtures.optimize_payloads import progress
 from tests.fixtures.strategy_payloads import strategies
+from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
 from tests.test_app_strategies import session
 
 SnapCompare = Callable[..., bool]
@@ -133,19 +132,6 @@ async def test_a_run_that_ends_while_the_screen_is_closed_is_announced_once() ->
 
 
 # --- snapshots --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def utc_clock() -> Iterator[None]:
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
 
 
 def _opened(under: AppUnderTest) -> Callable[[Pilot[None]], Awaitable[None]]:

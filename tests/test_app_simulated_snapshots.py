@@ -13,8 +13,9 @@ from textual.pilot import Pilot
 from stom_tui.app import StomApp
 from tests.fixtures.app_factory import make_app, settle
 from tests.fixtures.simulated_market import simulated_payloads
-from tests.test_app_snapshots import utc_clock  # noqa: F401 (autouse fixture: log times in UTC)
+from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
 
+pytestmark = pytest.mark.usefixtures("utc_clock")
 SnapCompare = Callable[..., bool]
 
 

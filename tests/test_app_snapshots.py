@@ -6,9 +6,7 @@ new screens (render the SVGs to PNG and check the layout at both sizes).
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.pilot import Pilot
@@ -17,24 +15,12 @@ from engine.protocol.payloads import EngineStatus
 from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
 from tests.fixtures.market_payloads import ENGINE_ID, SNAPSHOT_TS_NS, snapshot_payloads
 from tests.fixtures.trading_payloads import killed_risk, trading_payloads
+from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
 
+pytestmark = pytest.mark.usefixtures("utc_clock")
 SnapCompare = Callable[..., bool]
 SMALL = (80, 24)
 WIDE = (160, 48)
-
-
-@pytest.fixture(autouse=True)
-def utc_clock() -> Iterator[None]:
-    """Log timestamps are local time: pin the zone so snapshots match everywhere."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
 
 
 def _loaded(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:

@@ -5,9 +5,7 @@ Update with ``--snapshot-update`` only after looking at the new screens (rsvg-co
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import pytest
@@ -16,24 +14,13 @@ from textual.pilot import Pilot
 from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
 from tests.fixtures.strategy_payloads import progress, result, strategies
 from tests.fixtures.trading_payloads import trading_payloads
+from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
 from tests.test_app_strategies import script_backtest_commands
 
+pytestmark = pytest.mark.usefixtures("utc_clock")
 SnapCompare = Callable[..., bool]
 SMALL = (80, 24)
 WIDE = (160, 48)
-
-
-@pytest.fixture(autouse=True)
-def utc_clock() -> Iterator[None]:
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
 
 
 def _with_strategies(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:

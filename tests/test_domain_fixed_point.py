@@ -106,3 +106,13 @@ def test_long_values_are_never_rounded_into_range() -> None:
 def test_raw_to_float_is_for_display() -> None:
     assert raw_to_float(12345, 2) == pytest.approx(123.45)
     assert raw_to_float(-1, 8) == pytest.approx(-1e-8)
+
+
+def test_floor_raw_rounds_down_never_up() -> None:
+    from decimal import Decimal
+
+    from engine.domain.fixed_point import floor_raw
+
+    assert floor_raw(Decimal("1.239"), 2) == 123
+    assert floor_raw(Decimal("-1.231"), 2) == -124
+    assert floor_raw(Decimal("5000"), 0) == 5000

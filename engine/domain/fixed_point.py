@@ -5,7 +5,7 @@ See :mod:`engine.domain` for why prices and sizes are scaled integers.
 
 from __future__ import annotations
 
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_FLOOR, Context, Decimal, InvalidOperation
 
 _POW10 = tuple(10**n for n in range(19))
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -28,6 +28,11 @@ def to_raw(value: Decimal | str | int, precision: int) -> int:
     if scaled != scaled.to_integral_value():
         raise PrecisionError(f"{value} has more than {precision} decimal places")
     return int(scaled)
+
+
+def floor_raw(value: Decimal, precision: int) -> int:
+    """``value`` in raw units, rounded down (a size or limit that must not be exceeded)."""
+    return int(value.scaleb(precision).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def from_raw(raw: int, precision: int) -> Decimal:

@@ -281,14 +281,3 @@ class Order:
         return InvalidTransition(
             f"order {self.client_order_id}: {kind} is not valid in state {self.status.value}"
         )
-
-
-def order_from_events(events: list[AnyOrderEvent]) -> Order:
-    """Rebuild one order from its events, first to last."""
-    first = events[0]
-    if not isinstance(first, OrderSubmitted):
-        raise InvalidTransition(f"order {first.client_order_id} does not start with a submission")
-    order = Order(first)
-    for event in events[1:]:
-        order.apply(event)
-    return order

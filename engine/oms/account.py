@@ -116,7 +116,3 @@ class PaperAccount:
         lock = self._locks.pop(client_order_id, None)
         if lock is not None:
             self._balance(lock.currency).locked -= lock.amount
-
-    def locked_by(self, client_order_id: str) -> Decimal:
-        lock = self._locks.get(client_order_id)
-        return lock.amount if lock is not None else Decimal(0)

@@ -88,8 +88,6 @@ class Oms:
         self.exits = exits
         self.risk_state = risk_state
         self.limits = limits
-        self.stale_feed_ns = limits.stale_feed_ns
-        self.band_pct = limits.price_band_pct
         self.orders: dict[str, Order] = {}
         self.open: dict[str, Order] = {}
         self.positions: dict[str, Position] = {}
@@ -423,7 +421,7 @@ class Oms:
 
     def _update_paused(self, now_ns: int) -> bool:
         """Refresh which feeds are stale (for the payload; pre-trade checks each order itself)."""
-        stale = stale_feeds(self.market, now_ns, self.stale_feed_ns)
+        stale = stale_feeds(self.market, now_ns, self.limits.stale_feed_ns)
         held = self.pre_trade.feed_holds.all(str(state.instrument.id) for state in self.market)
         if held:
             stale = {**held, **stale}
@@ -478,7 +476,7 @@ class Oms:
         if state is not None:
             best = state.best_ask if order.side is OrderSide.BUY else state.best_bid
         # A market buy may walk the book: reserve up to the edge of the price band.
-        return int(best * (1 + self.band_pct / 100)) if best else 0
+        return int(best * (1 + self.limits.price_band_pct / 100)) if best else 0
 
     def _new_id(self) -> str:
         while True:

@@ -10,15 +10,15 @@ cannot bind, from conservative bounds, and raises :class:`FastPathUnsupported` w
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from engine.config.settings import Settings
 from engine.domain.fees import FeeRate
-from engine.domain.fixed_point import from_raw
-from engine.domain.instrument import Instrument
+from engine.domain.fixed_point import floor_raw, from_raw
 from engine.market_state import InstrumentState
 from engine.optimize.fast_signals import FastPathUnsupported
 from engine.risk.limits import RiskLimits
+from engine.risk.money import notional_scale
 from engine.risk.rate_limit import SlidingWindowLimiter
 
 LOCK_MARGIN = 2
@@ -38,11 +38,11 @@ class FastRisk:
         self.limits = limits
         self.scale = scale
         self.rate = SlidingWindowLimiter(limits.max_orders_per_second)
-        self.max_order = _floor(limits.max_order_notional[currency], scale)
-        self.max_position = _floor(limits.max_position_notional[currency], scale)
-        self.max_gross = _floor(limits.max_gross_exposure[currency], scale)
+        self.max_order = floor_raw(limits.max_order_notional[currency], scale)
+        self.max_position = floor_raw(limits.max_position_notional[currency], scale)
+        self.max_gross = floor_raw(limits.max_gross_exposure[currency], scale)
         self.loss_limit = min(limits.daily_loss_limit[currency], limits.max_drawdown[currency])
-        self.cash_raw = _floor(initial, scale)
+        self.cash_raw = floor_raw(initial, scale)
         """Cash after every fill so far (quote currency, at ``scale``)."""
         self.realized_raw = 0
         self.realized_peak_raw = 0
@@ -54,8 +54,8 @@ class FastRisk:
         rules = self._rules.get(state.index)
         if rules is None:
             instrument = state.instrument
-            factor = 10 ** (self.scale - price_scale(instrument))
-            minimum = -_floor(-instrument.min_notional, self.scale)
+            factor = 10 ** (self.scale - notional_scale(instrument))
+            minimum = -floor_raw(-instrument.min_notional, self.scale)
             rules = self._rules[state.index] = (factor, minimum, FeeRate(instrument.taker_fee))
         return rules
 
@@ -140,14 +140,6 @@ class FastRisk:
                 f"losses could reach {bound}, at the daily loss or drawdown limit "
                 f"{self.loss_limit}: the kill switch may have tripped"
             )
-
-
-def _floor(value: Decimal, scale: int) -> int:
-    return int(value.scaleb(scale).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def price_scale(instrument: Instrument) -> int:
-    return instrument.price_precision + instrument.size_precision
 
 
 def check_settings(settings: Settings, currency: str) -> RiskLimits:

@@ -30,13 +30,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from heapq import heappop, heappush
 from pathlib import Path
 
 from engine.backtest.replay import ReplayPlan, plan_replay, replay_batches
 from engine.backtest.trades import FillRecord
 from engine.config.settings import Settings
+from engine.domain.fixed_point import floor_raw
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import ASK, BID, BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.domain.orders import AnyOrderEvent, OrderFilled, OrderSide, TimeInForce
@@ -52,6 +53,7 @@ from engine.optimize.fast_signals import (
 )
 from engine.paper.fill_model import NEVER, FillModel
 from engine.paper.queue_position import PaperOrder
+from engine.risk.money import notional_scale
 from engine.storage.tick_store import TickStore
 from engine.strategy.api import Param
 
@@ -101,7 +103,7 @@ def sweep_two_ma(
     currency = currencies.pop()
     limits = check_settings(settings, currency)
     initial = Decimal(settings.paper.balances[currency])
-    scale = max(_scale(instrument) for instrument in specs)
+    scale = max(notional_scale(instrument) for instrument in specs)
     market = MarketState(trade_ring=16, bar_history=2, track_bars=False)
     indexes = [market.add(instrument) for instrument in specs]
     plan = plan_replay(store, ids, indexes, start, end)
@@ -203,7 +205,7 @@ class _Set:
         for slot, (other, high) in enumerate(zip(self.legs, highs, strict=True)):
             if other is not leg:
                 held = max(other.position.quantity_raw, self.max_position[slot])
-                value = high * held * 10 ** (scale - _scale(other.instrument))
+                value = high * held * 10 ** (scale - notional_scale(other.instrument))
                 total += value
                 if other.busy and other.position.quantity_raw <= 0:
                     locked += value
@@ -216,7 +218,8 @@ class _Set:
             prices = leg.tape.price
             if len(prices):
                 span = int(prices.max()) - int(prices.min())
-                total += span * self.max_position[slot] * 10 ** (scale - _scale(leg.instrument))
+                factor = 10 ** (scale - notional_scale(leg.instrument))
+                total += span * self.max_position[slot] * factor
         return total
 
 
@@ -352,7 +355,7 @@ class _Sweep:
             levels = entry[1] if entry is not None else set()
             self.working[number] = (one, levels)
         book_side = ASK if order.is_buy else BID
-        factor = 10 ** (one.risk.scale - _scale(instrument))
+        factor = 10 ** (one.risk.scale - notional_scale(instrument))
         for event in one.events:
             if isinstance(event, OrderFilled):
                 if levels is not None:
@@ -388,9 +391,5 @@ def _nothing_due(ts: int) -> int:
 
 def _size_raw(instrument: Instrument, value: float) -> int:
     """``StrategyContext.size_raw``: the size floored to the precision, then to the lot."""
-    raw = int(Decimal(str(value)).scaleb(instrument.size_precision).to_integral_value(ROUND_FLOOR))
+    raw = floor_raw(Decimal(str(value)), instrument.size_precision)
     return raw - raw % instrument.lot_size_raw
-
-
-def _scale(instrument: Instrument) -> int:
-    return instrument.price_precision + instrument.size_precision

@@ -234,21 +234,3 @@ class Reply(Payload, kw_only=True):
     ts: int
     reason: str | None = None
     result: dict[str, Any] | None = None
-
-
-COMMAND_TYPES = (
-    "ping",
-    "status",
-    "order.submit",
-    "order.cancel",
-    "order.cancel_all",
-    "order.replace",
-    "orders",
-    "positions",
-    "kill",
-    "kill.reset",
-    "arm",
-    "disarm",
-    "protect",
-)
-"""Command types this engine version understands; others are rejected with a reason."""

@@ -11,7 +11,7 @@ from engine.domain.instrument import Instrument
 from engine.domain.orders import Order, OrderType
 from engine.domain.positions import Position
 from engine.market_state import InstrumentState
-from engine.risk.money import ZERO, add, half_notional, notional, notional_scale
+from engine.risk.money import ZERO, add, half_notional, notional_scale
 from engine.risk.view import RiskView
 
 
@@ -36,16 +36,6 @@ def position_value(
     if mark2 == 0:
         return from_raw(abs(position.cost_raw), notional_scale(instrument))
     return half_notional(mark2, position.quantity_raw, instrument)
-
-
-def open_order_value(
-    order: Order, instrument: Instrument, market: InstrumentState | None
-) -> Decimal:
-    """The open quantity at the limit price; a market order at the mark (0 without one)."""
-    leaves = order.leaves_raw
-    if order.order_type is OrderType.LIMIT:
-        return notional(order.price_raw, leaves, instrument)
-    return half_notional(double_mark(market), leaves, instrument)
 
 
 @dataclass(frozen=True, slots=True)

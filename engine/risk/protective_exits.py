@@ -24,7 +24,7 @@ from engine.domain.orders import OrderSide
 from engine.domain.positions import Position
 from engine.domain.tick_table import TickTable
 from engine.market_state import InstrumentState
-from engine.risk.limits import ExitDefaults, RiskLimits
+from engine.risk.limits import ExitDefaults
 from engine.risk.money import price_text
 
 STOP_LOSS = "stop_loss"
@@ -160,10 +160,6 @@ class ProtectiveExits:
         self.defaults = defaults or ExitDefaults()
         """What a newly opened position gets (from ``[risk]``)."""
         self._exits: dict[str, _Exit] = {}
-
-    @classmethod
-    def from_limits(cls, limits: RiskLimits) -> ProtectiveExits:
-        return cls(limits.exits)
 
     # --- what the OMS tells us ----------------------------------------------------------------
 

@@ -16,10 +16,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine.domain.fixed_point import format_raw
+from engine.domain.fixed_point import floor_raw, format_raw
 from engine.domain.ids import InstrumentId
 from engine.domain.orders import (
     AnyOrderEvent,
@@ -58,10 +58,6 @@ class StrategyBudget:
     max_position_notional: Decimal | None = None
     """Largest value of the position once this order and the strategy's other open orders on
     the same side fill (valued at the order's price, or the touch for a market order)."""
-
-
-def _floor_raw(value: Decimal, precision: int) -> int:
-    return int(value.scaleb(precision).to_integral_value(rounding=ROUND_FLOOR))
 
 
 class OmsStrategyContext:
@@ -126,13 +122,13 @@ class OmsStrategyContext:
     def price_raw(self, i: int, value: ParamValue | str) -> int:
         """``value`` (a price in the quote currency) as raw units, floored to the tick grid."""
         instrument = self.instrument(i)
-        raw = _floor_raw(Decimal(str(value)), instrument.price_precision)
+        raw = floor_raw(Decimal(str(value)), instrument.price_precision)
         return instrument.tick_table.round_down(raw) if raw > 0 else raw
 
     def size_raw(self, i: int, value: ParamValue | str) -> int:
         """``value`` (a size in the base currency) as raw units, floored to the lot size."""
         instrument = self.instrument(i)
-        raw = _floor_raw(Decimal(str(value)), instrument.size_precision)
+        raw = floor_raw(Decimal(str(value)), instrument.size_precision)
         return raw - raw % instrument.lot_size_raw
 
     # --- own state ----------------------------------------------------------------------------
@@ -297,9 +293,9 @@ class OmsStrategyContext:
             limits = self._limits[i] = (
                 None
                 if budget.max_order_notional is None
-                else _floor_raw(budget.max_order_notional, scale),
+                else floor_raw(budget.max_order_notional, scale),
                 None
                 if budget.max_position_notional is None
-                else _floor_raw(budget.max_position_notional, scale),
+                else floor_raw(budget.max_position_notional, scale),
             )
         return limits

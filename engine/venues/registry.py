@@ -87,14 +87,6 @@ class VenueConfig:
         return dict(self.keys)
 
 
-def secret_names(spec: VenueSpec) -> list[str]:
-    """Where each credential is looked for, for messages: ``[upbit] access_key (STOM_…)``."""
-    return [
-        f"[{spec.name}] {key} (or {secret_env_name(f'{spec.name}.{key}')})"
-        for key in spec.key_names
-    ]
-
-
 def enabled_venues(
     settings: Settings,
     env: Mapping[str, str] | None = None,

@@ -196,10 +196,6 @@ class BinanceLoopback:
     def update_id(self, symbol: str) -> int:
         return self.market.books[symbol].update_id
 
-    @property
-    def connection_count(self) -> int:
-        return len(self.streams)
-
     # --- market ticks -------------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:

@@ -221,7 +221,7 @@ class LoopbackExchange:
         if kind == "MARKET":  # the notional of a market order is taken at the touch
             touch = book.sim_levels(ASK if side == "BUY" else BID)
             reference = touch[0][0] if touch else 0
-        if reference * qty < int(Decimal(book.profile.min_notional).scaleb(8)) * E8:
+        if reference * qty < book.profile.min_notional_e8 * E8:
             raise BinanceError(-1013, "Filter failure: NOTIONAL")
 
     def _check_balance(self, symbol: str, side: str, kind: str, price: int, qty: int) -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from dataclasses import dataclass
-from decimal import Decimal
 
-from engine.domain.fixed_point import to_raw
+from engine.domain.fixed_point import format_raw, to_raw
 from engine.domain.ids import InstrumentId
 from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
 from engine.sim.catalog import sim_instrument
@@ -50,6 +49,10 @@ class SymbolProfile:
     def step_e8(self) -> int:
         return to_raw(self.step, 8)
 
+    @property
+    def min_notional_e8(self) -> int:
+        return to_raw(self.min_notional, 8)
+
 
 PROFILES: dict[str, SymbolProfile] = {
     profile.symbol: profile
@@ -65,13 +68,7 @@ PROFILES: dict[str, SymbolProfile] = {
 
 def e8_text(value: int) -> str:
     """Binance's 8-decimal text: ``11322455000000 -> "113224.55000000"``."""
-    whole, frac = divmod(value, E8)
-    return f"{whole}.{frac:08d}"
-
-
-def e8_of(text: str) -> int:
-    """Decimal text to e8 (``ValueError`` if not a number or finer than 8 places)."""
-    return to_raw(Decimal(text), 8)
+    return format_raw(value, 8)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from engine.domain.market_data import ASK, BID
@@ -288,7 +287,7 @@ class LoopbackApi:
                 },
                 {
                     "filterType": "NOTIONAL",
-                    "minNotional": e8_text(int(Decimal(profile.min_notional).scaleb(8))),
+                    "minNotional": e8_text(profile.min_notional_e8),
                     "applyMinToMarket": True,
                     "maxNotional": "9000000.00000000",
                     "applyMaxToMarket": False,

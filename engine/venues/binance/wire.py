@@ -35,15 +35,6 @@ def decimal_to_raw(text: str, precision: int) -> int:
     return raw
 
 
-def raw_to_decimal_text(raw: int, precision: int) -> str:
-    """Raw integer to Binance's decimal text (``150, 2 -> "1.50"``)."""
-    if precision == 0:
-        return str(raw)
-    sign = "-" if raw < 0 else ""
-    whole, frac = divmod(abs(raw), _POW10[precision])
-    return f"{sign}{whole}.{frac:0{precision}d}"
-
-
 # --- market streams (protocols.md §B.6) ------------------------------------------------------
 
 

@@ -144,11 +144,6 @@ class KiwoomFeed:
             await self._connection.close()
         await self._rest.close()
 
-    def drop_connection(self) -> None:
-        """Force a reconnect (for the app's "reconnect feed" action and for tests)."""
-        if self._connection is not None:
-            self._connection.transport.abort()
-
     async def _session(self, codes: list[str], parser: RealtimeParser, sink: FeedSink) -> None:
         token = await self._rest.token()
         health = self.health

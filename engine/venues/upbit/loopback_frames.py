@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from engine.domain.fixed_point import raw_to_float
 from engine.domain.market_data import ASK, BID
 from engine.venues.upbit.loopback_market import ASK_BID, LoopbackMarket, TradeRecord
 
@@ -75,7 +76,7 @@ def _change(price: float, prev_close: float) -> tuple[str, float]:
 
 def _float(market: LoopbackMarket, position: int, raw: int, *, size: bool = False) -> float:
     instrument = market.instruments[position]
-    return raw / 10 ** (instrument.size_precision if size else instrument.price_precision)
+    return raw_to_float(raw, instrument.size_precision if size else instrument.price_precision)
 
 
 def trade_message(
