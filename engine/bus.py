@@ -123,7 +123,7 @@ class EngineBus:
         self.outbox.restore_retained()
         self.connected.set()
         async with asyncio.TaskGroup() as group:
-            flusher = group.create_task(self._flush_loop(client), name="bus-flush")
+            flusher = group.create_task(self._flush_loop(client, stop), name="bus-flush")
             reader = group.create_task(self._read_loop(client), name="bus-commands")
             await stop.wait()
             flusher.cancel()
@@ -136,11 +136,14 @@ class EngineBus:
     async def _publish_status(self, client: aiomqtt.Client, state: p.EngineState) -> None:
         await client.publish(self.topics.status, encode(self._status(state)), qos=1, retain=True)
 
-    async def _flush_loop(self, client: aiomqtt.Client) -> None:
+    async def _flush_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        # The loop also ends on ``stop`` by itself: a cancellation that lands inside the MQTT
+        # client's publish can be swallowed there, and the task would then flush forever and
+        # hold the shutdown (seen with amqtt right after start).
         interval = 1.0 / self.bus.flush_hz
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not stop.is_set():
             next_at += interval
             self._before_flush()
             await self._flush(client)
@@ -148,7 +151,8 @@ class EngineBus:
             if delay < 0:  # fell behind (a long flush): do not try to catch up in a burst
                 next_at = loop.time()
                 delay = 0
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def _flush(self, client: aiomqtt.Client) -> None:
         pending = self.outbox.take()

@@ -140,7 +140,11 @@ async def test_sigterm_stops_cleanly(engine: EngineProcess, observer: Observer) 
     engine.signal(signal.SIGTERM)
     assert await asyncio.to_thread(engine.wait, 10) == 0
     # Published before the engine exited; a loaded broker may deliver it a little later.
-    stopped = await observer.wait_status("stopped", timeout=15)
+    try:
+        stopped = await observer.wait_status("stopped", timeout=15)
+    except AssertionError:
+        print("ENGINE LOG:\n" + engine.log())
+        raise
     assert stopped.pid == engine.pid
     assert "Traceback" not in engine.log()
 
