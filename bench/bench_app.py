@@ -6,7 +6,12 @@ its MqttFeed) running headless at 160x48 in this process for --seconds.
 
 * tick→screen latency: for each tickers/book update the app handles, the app's clock minus the
   newest simulator timestamp (ts_event) it carries; p50/p99 over the run.
-* messages/s: every MQTT message the app's feed handed to the app, per second.
+* messages/s: every MQTT message the app's feed handed to the app, per second (the selected
+  instrument's book, trades and the bars of four timeframes included).
+* key→updated screen, after the steady run, still at full rate: a ladder cursor move (the key
+  press until the ladder shows the cursor on its new price, repainted) and an instrument switch
+  (the key press until the ladder shows the new instrument's book from the engine, repainted);
+  p50/p99 over 100 moves and 20 switches.
 * RSS of the engine (psutil, by pid) and of this process (the app) at the end of the run.
 * first live frame: `stom` launched in tmux from scratch (embedded broker, engine spawn), time
   until the screen shows a price, measured with capture-pane every 20 ms.
@@ -28,7 +33,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -68,14 +75,53 @@ async def run_app(settings: Settings, port: int, seconds: float) -> StomApp:
     app = StomApp(settings, MqttFeed(settings, host="127.0.0.1", port=port))
     async with app.run_test(size=(160, 48)) as pilot:
         deadline = time.monotonic() + 20
-        while not app.metrics.latencies_ns and time.monotonic() < deadline:
+        while app.trading.book is None and time.monotonic() < deadline:
             await pilot.pause(0.1)
         app.metrics.latencies_ns.clear()
         app.metrics.handled.clear()
         start = time.monotonic()
         await asyncio.sleep(seconds)
         app.bench_elapsed = time.monotonic() - start  # type: ignore[attr-defined]
+        app.bench_rss = psutil.Process().memory_info().rss  # type: ignore[attr-defined]
+        app.bench_keys = await key_latencies(app, pilot)  # type: ignore[attr-defined]
     return app
+
+
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the screen did not update")
+        await asyncio.sleep(0.001)
+    await pilot.pause()  # the repaint that shows it
+
+
+async def key_latencies(app: StomApp, pilot: Any) -> dict[str, list[int]]:
+    """Key press → updated screen (ns) for ladder cursor moves and instrument switches."""
+    moves: list[int] = []
+    await pilot.press("L")
+    for i in range(100):
+        before = app.ladder.cursor_price
+        began = time.perf_counter_ns()
+        await pilot.press("up" if i % 2 else "down")
+        await until(pilot, lambda before=before: app.ladder.cursor_price != before)
+        moves.append(time.perf_counter_ns() - began)
+    await pilot.press("escape")
+    switches: list[int] = []
+    ids = app.watchlist.instrument_ids
+    for i in range(20):
+        target = ids[1] if i % 2 == 0 else ids[0]
+        began = time.perf_counter_ns()
+        await pilot.press("down" if i % 2 == 0 else "up")
+
+        def shown(target: str = target) -> bool:
+            book = app.trading.book
+            return book is not None and book.id == target and bool(app.ladder.visible_prices)
+
+        await until(pilot, shown)
+        switches.append(time.perf_counter_ns() - began)
+        await asyncio.sleep(0.2)  # a person's pace between switches
+    return {"ladder cursor move": moves, "instrument switch": switches}
 
 
 def first_live_frame(workdir: Path) -> float:
@@ -137,7 +183,7 @@ def main() -> None:
         engine.terminate()
         engine.wait(10)
         broker.terminate()
-    app_rss = psutil.Process().memory_info().rss
+    app_rss = app.bench_rss  # type: ignore[attr-defined]
     latencies = list(app.metrics.latencies_ns)
     elapsed = app.bench_elapsed  # type: ignore[attr-defined]
     received = sum(app.metrics.handled.values())
@@ -151,6 +197,10 @@ def main() -> None:
     print(f"  by type: {dict(app.metrics.handled.most_common())}")
     print(f"engine RSS                        : {engine_rss / 2**20:12,.1f} MiB (target ≤ 150)")
     print(f"app RSS (this process)            : {app_rss / 2**20:12,.1f} MiB (target ≤ 120)")
+    for name, samples in app.bench_keys.items():  # type: ignore[attr-defined]
+        k50, k99 = percentile(samples, 0.5), percentile(samples, 0.99)
+        print(f"key→screen, {name:<19}: {k50:8.1f} / {k99:.1f} ms p50 / p99 "
+              f"({len(samples)} keys; target p99 ≤ 100)")  # fmt: skip
     print(f"mean latency                      : {statistics.fmean(latencies) / 1e6:12.1f} ms")
     frame = first_live_frame(workdir)
     print(

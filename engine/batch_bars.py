@@ -34,7 +34,7 @@ def bars_frame(ticks: Frame, timeframe: str) -> Frame:
         raise ValueError(f"timeframe {timeframe!r} is not one of {', '.join(TIMEFRAME_NS)}")
     interval = TIMEFRAME_NS[timeframe]
     names = ticks.collect_schema().names()
-    keys = ["instrument"] if "instrument" in names else []
+    keys: list[str] = ["instrument"] if "instrument" in names else []
     trades = ticks.filter(pl.col("kind") == TRADE) if "kind" in names else ticks
     running = pl.col("ts_event").cum_max()
     if keys:

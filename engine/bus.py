@@ -14,18 +14,25 @@ from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from engine import fault_injection as faults
+from engine.backoff import Backoff
 from engine.config.broker_address import BrokerAddress
 from engine.config.secrets import Secret
 from engine.config.settings import BusSettings
 from engine.mqtt_client import describe_mqtt_error, mqtt_client
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
+from engine.protocol import table
 from engine.protocol.codec import DecodeError, decode, encode
+from engine.protocol.commands import TypedCommand, decode_command
 from engine.protocol.topics import Topics
 
 log = logging.getLogger("stom.bus")
 
-CommandHandler = Callable[[p.Command], Awaitable[p.Reply]]
+WILL_REASON = "connection to the broker lost (last will: killed, crashed or stalled)"
+"""The last will's reason: the engine could say nothing itself (nor alert)."""
+
+CommandHandler = Callable[[TypedCommand], Awaitable[p.Reply]]
 MalformedHandler = Callable[[bytes, str], tuple[str, p.Reply] | None]
 
 
@@ -60,11 +67,21 @@ class EngineBus:
         self.connections = 0
         self.messages_out = 0
         self._client: aiomqtt.Client | None = None
+        self.fault: str | None = None
+        """Why the engine is dying; set, the bus ends with ``offline`` and this reason, not
+        ``stopped`` (docs/deploy.md, "When the engine dies")."""
+        self._command: tuple[str, float] | None = None
+        """The command being handled (``id (type)``, monotonic start): the watchdog's view."""
 
     def _will(self) -> aiomqtt.Will:
+        # The broker publishes this when the connection ends without a DISCONNECT (kill -9, a
+        # crash, a stalled loop past 1.5 keepalives). It is built at connect time, so its ``ts``
+        # is when that session began, not when the engine died: consoles date it by receipt.
         offline = self._status("offline")
-        offline.reason = "connection to the broker lost (last will)"
-        return aiomqtt.Will(self.topics.status, encode(offline), qos=1, retain=True)
+        offline.reason = WILL_REASON
+        return aiomqtt.Will(
+            self.topics.status, encode(offline), qos=table.STATUS.qos, retain=table.STATUS.retained
+        )
 
     def _new_client(self, *, role: str = "", will: bool = True) -> aiomqtt.Client:
         return mqtt_client(
@@ -85,14 +102,35 @@ class EngineBus:
         except aiomqtt.MqttError as exc:
             raise ConnectionError(describe_mqtt_error(exc, self.address)) from None
 
+    def command_age(self, now: float) -> tuple[str, float] | None:
+        """The command being handled and for how long (seconds), or None when idle."""
+        if self._command is None:
+            return None
+        what, since = self._command
+        return what, now - since
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Stay connected until ``stop`` is set; then publish ``stopped`` and disconnect."""
-        backoff = 0.2
+        """Stay connected until ``stop`` is set; then publish ``stopped`` and disconnect.
+
+        With :attr:`fault` set (the node is dying) the last word is ``offline`` with the reason.
+        If the bus itself fails, it says so the same way, on a fresh connection (the failed
+        session disconnected cleanly, so the broker drops its will), and re-raises.
+        """
+        try:
+            await self._run(stop)
+        except Exception as exc:
+            if self.fault is None:
+                self.fault = f"bus task failed: {describe_exception(exc)}"
+            await self._say_final()
+            raise
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff(0.2, 5.0)
         while not stop.is_set():
             try:
                 async with self._new_client() as client:
                     self._client = client
-                    backoff = 0.2
+                    backoff.reset()
                     await self._session(client, stop)
                     return
             except* aiomqtt.MqttError as group:
@@ -102,44 +140,74 @@ class EngineBus:
                 self.connected.clear()
             finally:
                 self._client = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, 5.0)
-        await self._say_stopped()
+            await backoff.wait(stop=stop)
+        await self._say_final()
 
-    async def _say_stopped(self) -> None:
-        """Stopped while disconnected: one short try so the retained status is not a will."""
+    async def say_offline(self, reason: str) -> None:
+        """Last words from outside the session (the process is ending past the node's
+        supervision): ``offline`` with ``reason`` on a short-lived connection."""
+        self.fault = self.fault or reason
+        await self._say_final()
+
+    async def _say_final(self) -> None:
+        """Stopped or dying while disconnected: one short try so the retained status is not a
+        will (or is the real reason, not the will's)."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError, OSError):
             async with asyncio.timeout(2.0), self._new_client(role="-stop", will=False) as client:
-                await self._publish_status(client, "stopped")
+                await self._publish_final(client)
+
+    async def _publish_final(self, client: aiomqtt.Client) -> None:
+        if self.fault is None:
+            await self._publish_status(client, "stopped")
+        else:
+            await self._publish_status(client, "offline", reason=self.fault)
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        await client.subscribe(self.topics.commands, qos=1)
-        await client.subscribe(self.topics.status, qos=1)
+        await client.subscribe(self.topics.commands, qos=table.COMMANDS.qos)
+        await client.subscribe(self.topics.status, qos=table.STATUS.qos)
         await self._publish_status(client, "running")
         self.connections += 1
         if self.connections > 1:
             log.info("reconnected to the MQTT broker at %s", self.address)
         self.outbox.restore_retained()
         self.connected.set()
+        # Set when the session ends for any reason. The flush loop ends on it by itself: when the
+        # reader failed, a cancellation swallowed inside the client's publish used to leave the
+        # flush loop (and heartbeats) running with no one reading commands: a zombie engine.
+        over = asyncio.Event()
         async with asyncio.TaskGroup() as group:
-            flusher = group.create_task(self._flush_loop(client, stop), name="bus-flush")
-            reader = group.create_task(self._read_loop(client), name="bus-commands")
+            flusher = group.create_task(self._flush_loop(client, over), name="bus-flush")
+            reader = group.create_task(self._reading(client, over), name="bus-commands")
             await stop.wait()
+            over.set()
             flusher.cancel()
             reader.cancel()
-        # A clean shutdown: last state out, then say so (a clean disconnect sends no will).
+        # A clean shutdown: last state out, then say so (a clean disconnect sends no will). A
+        # dying engine says why first: its last state may be what failed.
+        if self.fault is not None:
+            await self._publish_final(client)
+            with contextlib.suppress(Exception):
+                self._before_flush()
+                await self._flush(client)
+            return
         self._before_flush()
         await self._flush(client)
-        await self._publish_status(client, "stopped")
+        await self._publish_final(client)
 
-    async def _publish_status(self, client: aiomqtt.Client, state: p.EngineState) -> None:
-        await client.publish(self.topics.status, encode(self._status(state)), qos=1, retain=True)
+    async def _publish_status(
+        self, client: aiomqtt.Client, state: p.EngineState, *, reason: str | None = None
+    ) -> None:
+        status = self._status(state)
+        if reason is not None:
+            status.reason = reason
+        await client.publish(
+            self.topics.status, encode(status), qos=table.STATUS.qos, retain=table.STATUS.retained
+        )
 
     async def _flush_loop(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        # The loop also ends on ``stop`` by itself: a cancellation that lands inside the MQTT
-        # client's publish can be swallowed there, and the task would then flush forever and
-        # hold the shutdown (seen with amqtt right after start).
+        # The loop also ends on ``stop`` (the session's end) by itself: a cancellation that lands
+        # inside the MQTT client's publish can be swallowed there, and the task would then flush
+        # forever and hold the shutdown (seen with amqtt right after start).
         interval = 1.0 / self.bus.flush_hz
         loop = asyncio.get_running_loop()
         next_at = loop.time()
@@ -169,8 +237,17 @@ class EngineBus:
             self.outbox.sent(message)
             self.messages_out += 1
 
+    async def _reading(self, client: aiomqtt.Client, over: asyncio.Event) -> None:
+        try:
+            await self._read_loop(client)
+        finally:
+            over.set()
+        # The message stream ended without an error: the connection is gone all the same.
+        raise aiomqtt.MqttError("the broker connection ended")
+
     async def _read_loop(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            faults.check("bus-reader")  # tests only (engine/fault_injection.py)
             topic = message.topic.value
             data = message.payload if isinstance(message.payload, bytes) else b""
             if topic == self.topics.status:
@@ -183,13 +260,18 @@ class EngineBus:
         try:
             status = decode(data, p.EngineStatus)
         except DecodeError:
+            # Garbage on the retained status (empty, too deep, not a status): the topic must
+            # say this engine runs, for the consoles and for engines started later.
+            if data:
+                await self._publish_status(client, "running")
             return
         if status.engine_id != self.engine_id and status.state in ("offline", "stopped"):
             await self._publish_status(client, "running")
 
     async def _handle_command(self, client: aiomqtt.Client, data: bytes) -> None:
         try:
-            command = decode(data, p.Command)
+            # Typed, within size and depth limits: any failure is a refusal naming the field.
+            command = decode_command(data)
         except DecodeError as exc:
             rejection = self._on_malformed(data, str(exc))
             if rejection is not None:
@@ -204,9 +286,21 @@ class EngineBus:
                 self.topics.root,
             )
             return
-        reply = await self._on_command(command)
+        self._command = (f"{command.id} ({command.type})", asyncio.get_running_loop().time())
+        try:
+            reply = await self._on_command(command)
+        finally:
+            self._command = None
         await self._reply(client, command.reply_to, reply)
 
     async def _reply(self, client: aiomqtt.Client, topic: str, reply: p.Reply) -> None:
-        await client.publish(topic, encode(reply), qos=1)
+        await client.publish(topic, encode(reply), qos=table.REPLY.qos)
         self.messages_out += 1
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` of the first leaf of an exception (group), for a status reason."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -11,7 +11,6 @@ from engine.domain.market_data import Bar
 from engine.market_state import TIMEFRAMES, InstrumentState, MarketState
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
-from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
 
 
@@ -97,7 +96,7 @@ class MarketPublisher:
         payload = p.Instruments(
             ts=now_ns, instruments=[instrument_info(i) for i in self.market.instruments()]
         )
-        outbox.put_state(self.topics.instruments, encode(payload), retain=True, qos=1)
+        outbox.publish(self.topics.instruments, payload)
 
     def collect(self, outbox: Outbox, now_ns: int) -> None:
         market = self.market
@@ -105,7 +104,7 @@ class MarketPublisher:
         if market.events_total != self._ticker_version:
             self._ticker_version = market.events_total
             tickers = p.Tickers(ts=now_ns, tickers=[ticker(state) for state in market])
-            outbox.put_state(self.topics.tickers, encode(tickers))
+            outbox.publish(self.topics.tickers, tickers)
         for state in market:
             self._collect_book(state, outbox)
             self._collect_trades(state, outbox)
@@ -118,7 +117,7 @@ class MarketPublisher:
         self._seen_book[state.index] = state.book_seq
         inst = state.instrument
         fp, fs = inst.format_price, inst.format_size
-        depth = self.book_depth
+        depth = state.book_depth or self.book_depth  # a venue's own depth, else the simulator's
         book = p.BookSnapshot(
             id=str(inst.id),
             ts_event=state.ts_event,
@@ -126,7 +125,7 @@ class MarketPublisher:
             bids=[(fp(px), fs(sz)) for px, sz in state.top_bids(depth)],
             asks=[(fp(px), fs(sz)) for px, sz in state.top_asks(depth)],
         )
-        outbox.put_state(self.topics.book(inst.id), encode(book))
+        outbox.publish(self.topics.book(inst.id), book)
 
     def _collect_trades(self, state: InstrumentState, outbox: Outbox) -> None:
         seen = self._seen_trades.get(state.index, 0)
@@ -148,7 +147,7 @@ class MarketPublisher:
             ],
             skipped=skipped,
         )
-        outbox.put_event(self.topics.trades(inst.id), encode(trades), qos=0)
+        outbox.publish(self.topics.trades(inst.id), trades)
 
     def _collect_bars(self, state: InstrumentState, series: BarSeries, outbox: Outbox) -> None:
         inst = state.instrument
@@ -165,11 +164,11 @@ class MarketPublisher:
             forming=bar_row(forming, inst) if forming else None,
             closed=[bar_row(bar, inst) for bar in closed],
         )
-        outbox.put_state(self.topics.bar(series.timeframe, inst.id), encode(update), retain=False)
+        outbox.publish(self.topics.bar(series.timeframe, inst.id), update)
         if closed:
             history = p.BarHistory(
                 id=str(inst.id),
                 tf=series.timeframe,
                 bars=[bar_row(bar, inst) for bar in series.history],
             )
-            outbox.put_state(self.topics.bars(series.timeframe, inst.id), encode(history))
+            outbox.publish(self.topics.bars(series.timeframe, inst.id), history)

@@ -9,15 +9,17 @@ in a fixed ring buffer for the publisher. Readers (the bus publisher, later stra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from heapq import nlargest, nsmallest
 
 from engine.bars import BarSeries
-from engine.domain.ids import InstrumentId
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import ASK, BID, BOOK_CLEAR, BOOK_LEVEL, TRADE, MarketBatch
 
-TIMEFRAMES = ("1s", "1m")
+TIMEFRAMES = ("1s", "1m", "5m", "15m")
+
+CrossedBook = Callable[["InstrumentState", int, int], None]
+"""Told ``(state, best_bid, best_ask)`` of a book that arrived crossed or locked."""
 
 
 class InstrumentState:
@@ -27,9 +29,13 @@ class InstrumentState:
         "asks",
         "bar_1m",
         "bar_1s",
+        "bar_5m",
+        "bar_15m",
+        "bars",
         "best_ask",
         "best_bid",
         "bids",
+        "book_depth",
         "book_seq",
         "index",
         "instrument",
@@ -42,6 +48,7 @@ class InstrumentState:
         "ring_ts",
         "trade_count",
         "ts_event",
+        "ts_recv",
         "turnover",
         "volume",
     )
@@ -56,6 +63,8 @@ class InstrumentState:
         self.best_ask = 0
         """0 when the ask side is empty."""
         self.book_seq = 0
+        self.book_depth = 0
+        """Levels per side to publish (a venue's ``book_depth``); 0: the publisher's default."""
         self.last_price = 0
         self.last_trade_ns = 0
         self.prev_close = 0
@@ -64,15 +73,21 @@ class InstrumentState:
         """Sum of raw price x raw size (scale 10**(price_precision + size_precision))."""
         self.trade_count = 0
         self.ts_event = 0
+        """Venue time of the newest event (the venue's clock: shown, never used for age)."""
+        self.ts_recv = 0
+        """Engine time the newest event was received: what staleness is judged by."""
         self.ring_ts = [0] * ring
         self.ring_price = [0] * ring
         self.ring_size = [0] * ring
         self.ring_side = [0] * ring
         self.bar_1s = BarSeries("1s", bar_history)
         self.bar_1m = BarSeries("1m", bar_history)
+        self.bar_5m = BarSeries("5m", bar_history)
+        self.bar_15m = BarSeries("15m", bar_history)
+        self.bars = {"1s": self.bar_1s, "1m": self.bar_1m, "5m": self.bar_5m, "15m": self.bar_15m}
 
     def bar_series(self, timeframe: str) -> BarSeries:
-        return self.bar_1s if timeframe == "1s" else self.bar_1m
+        return self.bars[timeframe]
 
     def top_bids(self, depth: int) -> list[tuple[int, int]]:
         bids = self.bids
@@ -111,11 +126,28 @@ class MarketState:
         self.track_bars = track_bars
         """Build the 1 s and 1 min bars the publisher shows; a backtest, which has no screen,
         turns it off (strategies get their bars from the runner either way)."""
-        self._index: dict[InstrumentId, int] = {}
+        # Keyed by InstrumentId; looked up by any str (same hash and equality), so a caller
+        # holding a plain id need not re-validate it.
+        self._index: dict[str, int] = {}
         self._trade_ring = trade_ring
         self._bar_history = bar_history
         self.events_total = 0
         self.last_event_ns = 0
+        self._guards: dict[int, CrossedBook] = {}
+        self.count = 0
+        """Instruments registered (``len()`` without a method call, for the hot path)."""
+
+    def guard_book(self, index: int, on_crossed: CrossedBook) -> None:
+        """Never hold a crossed or locked book for instrument ``index`` (a venue's).
+
+        When a batch leaves its best bid at or above its best ask, :meth:`apply` clears the book,
+        takes the batch's book events of that instrument out of the batch (so nothing applied
+        after the market state, the paper exchange and the strategies, sees them) and calls
+        ``on_crossed``, which marks the book resyncing and asks its venue for a fresh snapshot.
+        Checked once per batch, after the whole batch: a diff that crosses only between its own
+        levels is fine.
+        """
+        self._guards[index] = on_crossed
 
     def add(self, instrument: Instrument, prev_close_raw: int = 0) -> int:
         """Register an instrument; returns its index for :class:`MarketBatch` events."""
@@ -126,15 +158,16 @@ class MarketState:
         state.prev_close = prev_close_raw
         self._states.append(state)
         self._index[instrument.id] = index
+        self.count = len(self._states)
         return index
 
-    def index_of(self, instrument_id: InstrumentId) -> int:
+    def index_of(self, instrument_id: str) -> int:
         return self._index[instrument_id]
 
     def at(self, index: int) -> InstrumentState:
         return self._states[index]
 
-    def get(self, instrument_id: InstrumentId) -> InstrumentState | None:
+    def get(self, instrument_id: str) -> InstrumentState | None:
         index = self._index.get(instrument_id)
         return None if index is None else self._states[index]
 
@@ -151,9 +184,80 @@ class MarketState:
         for state in self._states:
             state.bar_1s.close_until(now_ns)
             state.bar_1m.close_until(now_ns)
+            state.bar_5m.close_until(now_ns)
+            state.bar_15m.close_until(now_ns)
 
-    def apply(self, batch: MarketBatch) -> int:
-        """Apply every event of ``batch`` in order; returns the number applied."""
+    def apply(self, batch: MarketBatch, recv_ns: int = 0) -> int:
+        """Apply every event of ``batch`` in order; returns the number applied.
+
+        ``recv_ns`` is when the engine received the batch (``ts_recv`` of every instrument in
+        it); 0 (a replay with no receive times) takes each instrument's newest ``ts_event``.
+        A guarded instrument's crossed book is dropped here (:meth:`guard_book`).
+        """
+        kinds = batch.kind
+        if len(kinds) != 1:
+            return self._apply_many(batch, recv_ns)
+        # One event: most batches of a real feed (one trade, one book message). The same
+        # updates as the loop in _apply_many, with no zip, no loop and no set of instruments.
+        index = batch.instrument[0]
+        state = self._states[index]
+        kind = kinds[0]
+        price = batch.price[0]
+        size = batch.size[0]
+        ts = batch.ts_event[0]
+        if kind == TRADE:
+            state.last_price = price
+            state.last_trade_ns = ts
+            state.volume += size
+            state.turnover += price * size
+            count = state.trade_count
+            ring_ts = state.ring_ts
+            slot = count % len(ring_ts)
+            ring_ts[slot] = ts
+            state.ring_price[slot] = price
+            state.ring_size[slot] = size
+            state.ring_side[slot] = batch.side[0]
+            state.trade_count = count + 1
+            if self.track_bars:
+                state.bar_1s.on_trade(ts, price, size)
+                state.bar_1m.on_trade(ts, price, size)
+                state.bar_5m.on_trade(ts, price, size)
+                state.bar_15m.on_trade(ts, price, size)
+        elif kind == BOOK_LEVEL:
+            if batch.side[0] == BID:
+                bids = state.bids
+                if size:
+                    bids[price] = size
+                    if price > state.best_bid:  # noqa: PLR1730 (a branch beats max() per tick)
+                        state.best_bid = price
+                elif bids.pop(price, None) is not None and price == state.best_bid:
+                    state.best_bid = max(bids) if bids else 0
+            else:
+                asks = state.asks
+                if size:
+                    asks[price] = size
+                    best = state.best_ask
+                    if price < best or not best:
+                        state.best_ask = price
+                elif asks.pop(price, None) is not None and price == state.best_ask:
+                    state.best_ask = min(asks) if asks else 0
+            state.book_seq += 1
+        elif kind == BOOK_CLEAR:
+            state.bids.clear()
+            state.asks.clear()
+            state.best_bid = state.best_ask = 0
+            state.book_seq += 1
+        state.ts_event = ts
+        state.ts_recv = recv_ns or ts
+        self.events_total += 1
+        self.last_event_ns = ts
+        guards = self._guards
+        if guards and index in guards and state.best_bid and state.best_bid >= state.best_ask > 0:
+            self._drop_crossed(batch, [state])
+        return 1
+
+    def _apply_many(self, batch: MarketBatch, recv_ns: int) -> int:
+        """:meth:`apply` for a batch of any length (the general loop)."""
         states = self._states
         track_bars = self.track_bars
         ts = 0
@@ -200,6 +304,8 @@ class MarketState:
                 if track_bars:
                     state.bar_1s.on_trade(ts, price, size)
                     state.bar_1m.on_trade(ts, price, size)
+                    state.bar_5m.on_trade(ts, price, size)
+                    state.bar_15m.on_trade(ts, price, size)
             elif kind == BOOK_CLEAR:
                 state.bids.clear()
                 state.asks.clear()
@@ -210,7 +316,45 @@ class MarketState:
         if count:
             self.events_total += count
             self.last_event_ns = ts
+            instruments = batch.instrument
+            # Most batches of a real feed are one message of one instrument: no set for them.
+            touched = instruments[:1] if count == 1 else set(instruments)
+            guards = self._guards
+            if not guards:
+                for index in touched:
+                    state = states[index]
+                    state.ts_recv = recv_ns or state.ts_event
+                return count
+            crossed = []
+            for index in touched:
+                state = states[index]
+                state.ts_recv = recv_ns or state.ts_event
+                if index in guards and state.best_bid and state.best_bid >= state.best_ask > 0:
+                    crossed.append(state)
+            if crossed:
+                self._drop_crossed(batch, crossed)
         return count
+
+    def _drop_crossed(self, batch: MarketBatch, crossed: list[InstrumentState]) -> None:
+        """Clear the crossed books and rewrite ``batch`` so their book events are gone."""
+        dropped = {state.index for state in crossed}
+        columns = (batch.kind, batch.instrument, batch.side, batch.price, batch.size)
+        keep = [
+            row
+            for row, (kind, index) in enumerate(zip(batch.kind, batch.instrument, strict=True))
+            if kind == TRADE or index not in dropped
+        ]
+        for column in (*columns, batch.ts_event):
+            column[:] = [column[row] for row in keep]
+        for state in crossed:
+            bid, ask = state.best_bid, state.best_ask
+            state.bids.clear()
+            state.asks.clear()
+            state.best_bid = state.best_ask = 0
+            state.book_seq += 1
+            # What comes after the market state sees the book cleared, as after a gap.
+            batch.append(BOOK_CLEAR, state.index, BID, 0, 0, state.ts_event)
+            self._guards[state.index](state, bid, ask)
 
 
 __all__ = ["ASK", "BID", "TIMEFRAMES", "InstrumentState", "MarketState"]

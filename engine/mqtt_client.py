@@ -6,6 +6,7 @@ import socket
 
 import aiomqtt
 
+from engine.broker_auth import broker_username
 from engine.config.broker_address import BrokerAddress
 from engine.config.secrets import Secret
 from engine.config.settings import BusSettings
@@ -29,7 +30,7 @@ def mqtt_client(
         address.host,
         address.port,
         identifier=identifier,
-        username=bus.username or None,
+        username=broker_username(bus, password),
         password=password.reveal() if password is not None else None,
         will=will,
         keepalive=keepalive if keepalive is not None else bus.keepalive_s,

@@ -11,13 +11,14 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import psutil
 
 from engine import __version__
+from engine import fault_injection as faults
+from engine.backtest.service import BacktestService
 from engine.bus import EngineBus
 from engine.commands import CommandRouter
 from engine.config.broker_address import BrokerAddress
@@ -25,31 +26,42 @@ from engine.config.secrets import Secret
 from engine.config.settings import Settings
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.market_data import MarketBatch
-from engine.log_bridge import BusLogHandler
+from engine.journal.degraded import DiskFullMode
+from engine.log_bridge import BusLogHandler, known_secrets
+from engine.market_history import HISTORY_TRADES, MarketHistoryCommands
 from engine.market_publisher import MarketPublisher
 from engine.market_state import MarketState
 from engine.oms.publisher import OmsPublisher
 from engine.oms.startup import open_trading_core
 from engine.oms.trading_commands import TradingCommands
+from engine.optimize.robustness_service import MonteCarloService, WalkForwardService
 from engine.optimize.service import OptimizeService
+from engine.optional_parts import optional_alerts, optional_recorder
 from engine.outbox import Outbox
+from engine.pipeline import TickPipeline
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
+from engine.protocol.commands import NoArgs
+from engine.protocol.results import PingResult, StatusResult
 from engine.protocol.topics import Topics
 from engine.service.notify import SystemdNotifier
 from engine.sim.catalog import sim_instrument
 from engine.sim.market import MarketSimulator
-from engine.strategy.backtests import BacktestService
+from engine.sim.pacing import SimPacer, pacing_stats
 from engine.strategy.runner import StrategyRunner
 from engine.strategy.service import StrategyService
+from engine.supervisor import (
+    MIN_COMMAND_LIMIT_S,
+    EngineFault,
+    TaskSupervisor,
+    command_watchdog,
+    died_silently,
+)
 from engine.venues.feeds import VenueSet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from engine.alerts.wiring import EngineAlerts
-    from engine.oms.oms import Oms
-    from engine.recorder import Recorder
 
 log = logging.getLogger("stom.node")
 
@@ -73,6 +85,7 @@ class EngineNode:
         venues: VenueSet | None = None,
     ) -> None:
         self.settings = settings
+        self.bus_password = password
         self.clock: Clock = clock or LiveClock()
         self.engine_id = uuid.uuid4().hex[:12]
         self.started_ns = self.clock.now_ns()
@@ -80,15 +93,17 @@ class EngineNode:
         self.topics = Topics(settings.bus.namespace)
         self.outbox = Outbox()
         self.market = MarketState(
-            trade_ring=max(256, settings.engine.trades_per_flush),
+            trade_ring=max(HISTORY_TRADES, settings.engine.trades_per_flush),
             bar_history=settings.engine.bar_history,
         )
         self.simulator = self._build_simulator() if settings.sim.enabled else None
+        # Bounded work per turn and lag; what is skipped is counted (engine/sim/pacing.py).
+        self.sim_pacer = SimPacer(self.simulator) if self.simulator is not None else None
         # Real venues (loaded by open_venue_set before the node): instruments, one feed sink,
         # a live exchange per live-mode venue (engine/venues/feeds.py).
         self.venue_set = venues or VenueSet()
         self.venue_set.attach(self.market, self.clock, on_reconciled=self._venue_reconciled)
-        self.recorder = _recorder(settings, self.market)
+        self.recorder = optional_recorder(settings, self.market)
         self.publisher = MarketPublisher(
             self.market,
             self.topics,
@@ -98,8 +113,15 @@ class EngineNode:
         self.commands = CommandRouter(self.topics, self.clock)
         self.commands.register("ping", self._cmd_ping)
         self.commands.register("status", self._cmd_status)
+        MarketHistoryCommands(self.market, self.clock).register(self.commands)
         self.trading = open_trading_core(
             settings, self.market, self.clock, live_exchanges=self.venue_set.live_exchanges
+        )
+        faults.watch_journal(self.trading.journal)
+        # A full disk: the journal writes in its reserve, entries are refused, the status and
+        # alerts say why (engine/journal/degraded.py).
+        self.disk_full = DiskFullMode(
+            self.trading.journal, self.trading.oms.pre_trade, self.recorder
         )
         self.venue_set.watch(self.trading.oms.pre_trade.feed_holds)
         self.oms_publisher = OmsPublisher(self.trading.oms, self.outbox, self.topics)
@@ -112,9 +134,11 @@ class EngineNode:
         TradingCommands(self.trading.oms, self.clock, live_venues=live_venues).register(
             self.commands
         )
-        # Strategies: the runner drives every market batch (see _market_loop); the service
-        # loads [strategies], reloads edited files and answers strategy.* commands.
+        # Strategies: the pipeline drives every market batch with the runner as its strategy
+        # stage (see _market_loop); the service loads [strategies], reloads edited files and
+        # answers strategy.* commands.
         self.runner = StrategyRunner(self.trading.oms, self.clock)
+        self.pipeline = TickPipeline(self.trading.oms, self.runner, self.runner.time)
         self.strategy_service = StrategyService(
             settings.strategies, self.runner, self.trading.journal, self.outbox, self.topics
         )
@@ -124,6 +148,10 @@ class EngineNode:
         self.backtests.register(self.commands)
         self.optimizer = OptimizeService(settings, self.outbox, self.topics, self.clock.now_ns)
         self.optimizer.register(self.commands)
+        self.walkforward = WalkForwardService(settings, self.outbox, self.topics, self.clock.now_ns)
+        self.walkforward.register(self.commands)
+        self.montecarlo = MonteCarloService(settings, self.outbox, self.topics, self.clock.now_ns)
+        self.montecarlo.register(self.commands)
         self.bus = EngineBus(
             settings.bus,
             address,
@@ -132,7 +160,7 @@ class EngineNode:
             self.outbox,
             engine_id=self.engine_id,
             status=self.status_payload,
-            on_command=self.commands.handle,
+            on_command=self.commands.handle_typed,
             on_malformed=self.commands.malformed,
             before_flush=self._before_flush,
         )
@@ -140,7 +168,8 @@ class EngineNode:
         self._stats_mark = (time.monotonic(), 0)
         self._ticks_per_s = 0.0
         self.notifier = SystemdNotifier()
-        self.alerts = _alerts(settings, self.trading.oms, self.clock, self.service_status)
+        self.alerts = optional_alerts(settings, self.trading.oms, self.clock, self.service_status)
+        self.disk_full.listeners.append(self._degraded)
 
     def _build_simulator(self) -> MarketSimulator:
         sim = self.settings.sim
@@ -166,14 +195,29 @@ class EngineNode:
     def venues(self) -> list[str]:
         return (["SIM"] if self.simulator is not None else []) + self.venue_set.codes
 
+    def _degraded(self, reason: str) -> None:
+        """The disk is full (entries are refused already): say so on the status and alert."""
+        status = self.status_payload("running" if self.state == "running" else self.state)
+        self.outbox.put_state(self.topics.status, encode(status), retain=True, qos=1)
+        if self.alerts is not None:
+            self.alerts.router.submit(
+                "engine",
+                f"Engine {self.engine_id} DEGRADED: {reason}. New entries are refused; open"
+                " orders, exits and cancels go on. Make room on the disk and restart it.",
+            )
+
     def _venue_reconciled(self, venue: str, differences: list[str]) -> None:
         self.oms_publisher.publish_reconciliation(self.clock.now_ns(), venue, differences)
 
     # --- payloads ----------------------------------------------------------------------------
 
     def status_payload(self, state: p.EngineState) -> p.EngineStatus:
+        reason = None
+        if state == "running" and self.disk_full.reason:
+            state, reason = "degraded", f"disk full, new entries refused: {self.disk_full.reason}"
         return p.EngineStatus(
             state=state,
+            reason=reason,
             engine_id=self.engine_id,
             ts=self.clock.now_ns(),
             pid=os.getpid(),
@@ -200,6 +244,7 @@ class EngineNode:
             bus_events_dropped=self.outbox.events_dropped,
             rss_bytes=self._process.memory_info().rss,
             instruments=len(self.market),
+            **pacing_stats(self.sim_pacer),
         )
 
     def service_status(self) -> str:
@@ -210,7 +255,16 @@ class EngineNode:
             f" {self._ticks_per_s:,.0f} ticks/s, {len(self.trading.oms.open)} open orders"
         )
 
+    def _feeds_down(self) -> None:
+        """The retained ``md/feeds`` must not say ``live`` once no engine reads the feeds."""
+        if self.venue_set.venues:
+            health = self.venue_set.health_payload(self.clock.now_ns())
+            for row in health.feeds:
+                row.state = "down"
+            self.outbox.put_state(self.topics.feeds, encode(health), retain=True)
+
     def _before_flush(self) -> None:
+        faults.check("bus")  # runs in the bus's flush task
         now = self.clock.now_ns()
         self.publisher.collect(self.outbox, now)
         self.oms_publisher.collect(now)
@@ -218,37 +272,41 @@ class EngineNode:
 
     # --- commands ----------------------------------------------------------------------------
 
-    async def _cmd_ping(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"engine_id": self.engine_id, "ts": self.clock.now_ns()}
+    async def _cmd_ping(self, args: NoArgs) -> PingResult:
+        await faults.hang_if_planned()
+        return PingResult(engine_id=self.engine_id, ts=self.clock.now_ns())
 
-    async def _cmd_status(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "status": msgspec.to_builtins(self.status_payload(self.state)),
-            "stats": msgspec.to_builtins(self.stats_payload()),
-            "commands": self.commands.types,
-        }
+    async def _cmd_status(self, args: NoArgs) -> StatusResult:
+        return StatusResult(
+            status=self.status_payload(self.state),
+            stats=self.stats_payload(),
+            commands=self.commands.types,
+        )
 
     # --- tasks -------------------------------------------------------------------------------
 
     async def _market_loop(self) -> None:
         simulator = self.simulator
         venues = self.venue_set if self.venue_set.venues else None
-        if simulator is None and venues is None:
-            return
         batch = MarketBatch()
         clock, recorder = self.clock, self.recorder
         # apply → paper exchange → strategies → OMS pump, the source cut where an order falls
         # due: the backtester's order, so paper and backtest fills agree to the unit.
-        source, process = self.runner.step_source, self.runner.process_batch
-        step = simulator.step if simulator is not None else None
+        source, process = self.pipeline.step_source, self.pipeline.process_batch
+        step: Callable[[int, MarketBatch], object] | None = (
+            simulator.step if simulator is not None else None
+        )
         if simulator is not None and recorder is not None:
             from engine.recorder import recording_step
 
             step = recording_step(simulator.step, recorder)
         while True:
+            faults.check("market")
             now = clock.now_ns()
             if step is not None:
-                source(step, batch, now)
+                assert self.sim_pacer is not None
+                source(step, batch, self.sim_pacer.target(now))
+                self.sim_pacer.turn_done(clock.now_ns())
             if venues is not None:
                 assert venues.sink is not None
                 received = venues.sink.take()  # what the feeds appended since the last turn
@@ -257,6 +315,8 @@ class EngineNode:
                 if received.kind or step is None:
                     process(received, now)
                 await venues.wait(MARKET_STEP_S)  # a feed's wake() ends the wait at once
+            elif self.sim_pacer is not None and self.sim_pacer.behind:
+                await asyncio.sleep(0)  # catching up: yield to the other tasks, then go on
             else:
                 await asyncio.sleep(MARKET_STEP_S)
 
@@ -264,6 +324,7 @@ class EngineNode:
         """Hot reload: check the strategy files for edits (a stat per file, no extra deps)."""
         while True:
             await asyncio.sleep(self.settings.strategies.reload_s)
+            faults.check("strategy-files")
             self.strategy_service.poll_files()
 
     def _venue_tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
@@ -277,18 +338,31 @@ class EngineNode:
 
     async def _stats_loop(self) -> None:
         while True:
-            self.outbox.put_state(self.topics.stats, encode(self.stats_payload()), retain=False)
+            faults.check("stats")
+            self.outbox.publish(self.topics.stats, self.stats_payload())
             await asyncio.sleep(1.0)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set (SIGTERM/SIGINT in the CLI), then shut down cleanly."""
+    async def run(self, stop: asyncio.Event, *, previous: p.EngineStatus | None = None) -> None:
+        """Run until ``stop`` is set (SIGTERM/SIGINT in the CLI), then shut down cleanly.
+
+        Raises :class:`EngineFault` (after saying ``offline`` with the reason, alerting and
+        stopping every task) when a task fails or ends, a command hangs past the keepalive, or a
+        fatal signal arrives: the process then exits non-zero and its service restarts it.
+        ``previous`` is the retained status found at start: the last will (the engine before
+        this one was killed or crashed, and could not alert) is alerted now.
+        """
         level = getattr(logging, self.settings.engine.log_level.upper())
-        handler = BusLogHandler(self.outbox, self.topics, self.clock, level)
+        secrets = known_secrets(self.settings, self.bus_password)
+        handler = BusLogHandler(self.outbox, self.topics, self.clock, level, secrets)
         logging.getLogger("stom").addHandler(handler)
+        supervisor = TaskSupervisor()
+        undo_signals = supervisor.install_signals()
+        fault: str | None = None
         try:
             await self.bus.connect_once()
             self.publisher.publish_instruments(self.outbox, self.clock.now_ns())
             self.state = "running"
+            self.strategy_service.protect()  # the signal handlers are the engine's from here
             log.info(
                 "engine %s running: %d instruments on %s, broker %s, namespace %s",
                 self.engine_id,
@@ -297,71 +371,84 @@ class EngineNode:
                 self.bus.address,
                 self.settings.bus.namespace,
             )
-            async with asyncio.TaskGroup() as group:
-                market = group.create_task(self._market_loop(), name="market")
-                stats = group.create_task(self._stats_loop(), name="stats")
-                bus = group.create_task(self.bus.run(stop), name="bus")
-                reload = group.create_task(self._strategy_files_loop(), name="strategy-files")
-                backtests = group.create_task(self.backtests.run(), name="backtests")
-                optimizer = group.create_task(self.optimizer.run(), name="optimizer")
-                service = group.create_task(
-                    self.notifier.run(self.bus.connected, self.service_status), name="systemd"
-                )
-                extra = [group.create_task(work, name=name) for name, work in self._venue_tasks()]
-                alerts = None
-                if self.alerts is not None:
-                    self.alerts.started(self.engine_id, self.trading.oms)
-                    alerts = group.create_task(self.alerts.run(), name="alerts")
-                await stop.wait()
-                self.state = "stopping"
-                log.info("engine %s stopping", self.engine_id)
-                self.notifier.stopping(f"engine {self.engine_id} stopping")
-                market.cancel()
-                stats.cancel()
-                for task in extra:
-                    task.cancel()  # feeds, order workers, the recorder (it writes its buffer)
-                reload.cancel()
-                backtests.cancel()
-                self.backtests.stop()
-                optimizer.cancel()
-                self.optimizer.stop()
-                self.strategy_service.stop()
-                service.cancel()
-                if alerts is not None and self.alerts is not None:
-                    await self.alerts.stopping(self.engine_id)
-                    alerts.cancel()
-                # The bus says "stopped" and disconnects; a broker that never acknowledges the
-                # disconnect must not keep the process (and a service manager) waiting forever.
-                try:
-                    await asyncio.wait_for(asyncio.shield(bus), SHUTDOWN_TIMEOUT_S)
-                except TimeoutError:
-                    log.warning("the broker did not close the connection in time; leaving")
-                    bus.cancel()
+            if self.alerts is not None and previous is not None and died_silently(previous):
+                self.alerts.previous_died(previous.engine_id, previous.reason)
+            fault = await self._supervise(supervisor, stop)
         finally:
+            self.strategy_service.unprotect()  # the engine's own handlers change from here
+            undo_signals()
             self.notifier.close()
             if self.alerts is not None:
                 await self.alerts.close()
             self.trading.journal.close()
             logging.getLogger("stom").removeHandler(handler)
+        if fault is not None:
+            raise EngineFault(fault)
 
+    def _start_tasks(self, supervisor: TaskSupervisor, stop: asyncio.Event) -> asyncio.Task[None]:
+        """Every long-lived task, each named; returns the bus task. Only tasks with work to do
+        are started: any task that ends before the engine stops is a fault."""
+        bus = supervisor.start("bus", self.bus.run(stop))
+        if self.simulator is not None or self.venue_set.venues:
+            supervisor.start("market", self._market_loop())
+        supervisor.start("stats", self._stats_loop())
+        supervisor.start("strategy-files", self._strategy_files_loop())
+        supervisor.start("backtests", self.backtests.run())
+        supervisor.start("optimizer", self.optimizer.run())
+        supervisor.start("walkforward", self.walkforward.run())
+        supervisor.start("montecarlo", self.montecarlo.run())
+        if self.notifier.enabled:
+            supervisor.start("systemd", self.notifier.run(self.bus.connected, self.service_status))
+        for name, work in self._venue_tasks():
+            feed = name.startswith("feed-") and name != "feed-health"
+            supervisor.start(name, faults.watch_task("feed", work) if feed else work)
+        if self.alerts is not None:
+            self.alerts.started(self.engine_id, self.trading.oms)
+            supervisor.start("alerts", self.alerts.run())
+        limit = max(float(self.settings.bus.keepalive_s), MIN_COMMAND_LIMIT_S)
+        supervisor.start("watchdog", command_watchdog(self.bus.command_age, limit))
+        return bus
 
-# Optional parts are imported only when configured: the recorder brings polars and the alerts
-# bring httpx, and every import is time before the engine (and the console's first frame) is up.
-
-
-def _recorder(settings: Settings, market: MarketState) -> Recorder | None:
-    if not settings.recorder.enabled:
-        return None
-    from engine.recorder import build_recorder
-
-    return build_recorder(settings, market)
-
-
-def _alerts(
-    settings: Settings, oms: Oms, clock: Clock, engine_line: Callable[[], str]
-) -> EngineAlerts | None:
-    if not (settings.alerts.telegram.enabled or settings.alerts.email.enabled):
-        return None
-    from engine.alerts.wiring import build_alerts
-
-    return build_alerts(settings, oms, clock, engine_line, os.environ)
+    async def _supervise(self, supervisor: TaskSupervisor, stop: asyncio.Event) -> str | None:
+        bus = self._start_tasks(supervisor, stop)
+        faults.arm()
+        fault = await supervisor.wait(stop)
+        self.state = "stopping"
+        if fault is None:
+            log.info("engine %s stopping", self.engine_id)
+            self.notifier.stopping(f"engine {self.engine_id} stopping")
+        else:
+            # Said before anything else: the bus publishes offline with the reason on its next
+            # turn, well within the keepalive, whatever the cleanup below takes.
+            log.critical("engine %s fault: %s; stopping", self.engine_id, fault)
+            self.bus.fault = fault
+            self.notifier.stopping(f"engine {self.engine_id} fault: {fault}")
+            stop.set()
+        self._feeds_down()
+        alerts = [task for task, name in supervisor.tasks.items() if name == "alerts"]
+        for task in supervisor.tasks:
+            if task is not bus and task not in alerts:
+                task.cancel()  # feeds, order workers, the recorder (it writes its buffer)
+        self.backtests.stop()
+        self.optimizer.stop()
+        self.walkforward.stop()
+        self.montecarlo.stop()
+        self.strategy_service.stop()
+        if self.alerts is not None:  # the last alert goes out through the running router
+            if fault is None:
+                await self.alerts.stopping(self.engine_id)
+            else:
+                await self.alerts.died(self.engine_id, fault)
+        for task in alerts:
+            task.cancel()
+        # The bus says "stopped" (or "offline" and why) and disconnects; a broker that never
+        # acknowledges the disconnect must not keep the process (and a service manager) waiting.
+        try:
+            await asyncio.wait_for(asyncio.shield(bus), SHUTDOWN_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the broker did not close the connection in time; leaving")
+            bus.cancel()
+        except Exception:
+            pass  # the bus failed: it said so itself, and the supervisor has the reason
+        await supervisor.finish(SHUTDOWN_TIMEOUT_S)
+        return fault

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from engine.protocol.codec import encode
+from engine.protocol.payloads import Payload
+from engine.protocol.table import SPEC_OF_PAYLOAD
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -30,6 +34,18 @@ class Outbox:
         self._retained: dict[str, Outgoing] = {}
         self.events_dropped = 0
         self.states_conflated = 0
+
+    def publish(self, topic: str, payload: Payload) -> None:
+        """Queue ``payload`` for ``topic`` as the protocol table says: conflated state or an
+        ordered event, with the table's QoS and retain flag (engine/protocol/table.py)."""
+        spec = SPEC_OF_PAYLOAD[type(payload)]
+        path = topic.split("/", 2)[-1]
+        if not path.startswith(spec.path.split("{", 1)[0]):
+            raise ValueError(f"{type(payload).__name__} does not travel on {topic}")
+        if spec.delivery == "state":
+            self.put_state(topic, encode(payload), retain=spec.retained, qos=spec.qos)
+        else:
+            self.put_event(topic, encode(payload), qos=spec.qos, retain=spec.retained)
 
     def put_state(self, topic: str, data: bytes, *, retain: bool = True, qos: int = 0) -> None:
         """Replace any pending value for ``topic``."""

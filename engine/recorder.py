@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,9 @@ from engine.market_state import MarketState
 from engine.storage.tick_store import ROWS_PER_PART, SCHEMA, TickWriter, store_root
 
 log = logging.getLogger("stom.recorder")
+
+MIN_FREE_BYTES = 64 * 2**20
+"""Below this much free space on its disk the recorder stops (the journal needs the room)."""
 
 COLUMNS = ("ts_event", "ts_init", "kind", "side", "price", "size")
 DTYPES = {
@@ -78,6 +82,7 @@ class Recorder:
         rows_per_part: int = ROWS_PER_PART,
         flush_s: float = 2.0,
         session: int | None = None,
+        min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
         self.root = Path(root)
         self._market = market
@@ -94,6 +99,7 @@ class Recorder:
         self.rows_written = 0
         self.failed = ""
         """Why recording stopped (a write failed, e.g. the disk is full); empty while it works."""
+        self.min_free_bytes = min_free_bytes
         self.parts_written = 0
         self.removed_leftovers = _remove_leftovers(self.root)
 
@@ -119,6 +125,29 @@ class Recorder:
     @property
     def buffered(self) -> int:
         return len(self._buffer.kind)
+
+    def stop(self, reason: str) -> None:
+        """Stop recording for good (the disk is full): the buffer is dropped, nothing more is
+        buffered or written, and the reason is logged once."""
+        if self.failed:
+            return
+        self.failed = reason
+        self._buffer = _Buffer()
+        self._full.set()  # wakes run(), which then idles
+        log.error("recorder stopped: %s; trading continues", reason)
+
+    def room_left(self) -> str:
+        """Why recording must stop to keep room for the journal, or "" while there is room."""
+        try:
+            free = shutil.disk_usage(self.root if self.root.exists() else self.root.parent).free
+        except OSError:
+            return ""
+        if free >= self.min_free_bytes:
+            return ""
+        return (
+            f"only {free / 2**20:.1f} MiB free on the disk of {self.root} (the recorder stops"
+            f" below {self.min_free_bytes / 2**20:.0f} MiB, to keep room for the journal)"
+        )
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -190,6 +219,15 @@ class Recorder:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._full.wait(), self.flush_s)
                     taken = self.take()
+                    if taken and not self.failed and (reason := self.room_left()):
+                        # Recording stops first, before the disk is full: the journal (fills,
+                        # exits) needs the room more than the tick history does.
+                        self.stop(reason)
+                    if self.failed:
+                        # Stopped (what was taken is dropped). The task stays, idle: a task of
+                        # the engine that ends is a fault, and trading goes on.
+                        writing = None
+                        await asyncio.get_running_loop().create_future()
                     if taken:
                         writing = pool.submit(self.write, taken)
                         try:
@@ -197,19 +235,18 @@ class Recorder:
                         except OSError as exc:
                             # A full or broken disk stops the recording, never the engine
                             # (live trading goes on); the buffer stops growing too.
-                            self.failed = f"{type(exc).__name__}: {exc}"
-                            log.error("recorder stopped: %s; trading continues", self.failed)
+                            self.stop(f"{type(exc).__name__}: {exc}")
                             writing = None
-                            return
             finally:
                 # Shutdown (Ctrl+C, SIGTERM): the write under way ends first, so parts stay in
                 # order, then the open buffer is written too.
                 try:
-                    if writing is not None and writing.cancelled():
+                    if writing is not None and writing.cancelled() and not self.failed:
                         self.write(taken)  # cancelled before the worker started: not written
-                    elif writing is not None:
+                    elif writing is not None and not writing.cancelled():
                         writing.result()
-                    self.flush()
+                    if not self.failed:
+                        self.flush()
                 except OSError as exc:
                     log.error("recorder: the last buffer could not be written: %s", exc)
 

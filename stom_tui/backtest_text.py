@@ -1,15 +1,24 @@
-"""Text for the backtest screen: parameters in and out, the metrics table, trade rows."""
+"""Text for the backtest screen: parameters in and out, the metrics table, trade rows, and
+the words for a run's state."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from engine.protocol.strategies import BacktestResult, MetricsInfo, ParamInfo, TradeInfo
+from engine.protocol.strategies import (
+    BacktestProgress,
+    BacktestResult,
+    MetricsInfo,
+    ParamInfo,
+    TradeInfo,
+)
 from stom_tui.formatting import MISSING, format_decimal, format_money
+from stom_tui.widgets.sortable_table import SortColumn, SortRow, SortValue
 
 NS_PER_S = 1_000_000_000
 
@@ -104,32 +113,91 @@ def metrics_table(result: BacktestResult) -> Table:
     return table
 
 
+def outcome(result: BacktestResult) -> tuple[str, bool]:
+    """What became of the run, and whether it went wrong: a stored result is a finished run;
+    its ``strategy_state`` is the strategy's own state at the end (``running`` for one that ran
+    to the last tick), worth naming only when the strategy failed."""
+    state = result.strategy_state
+    if state.startswith("failed") or state.startswith("error"):
+        return f"finished, but the strategy stopped: {state}", True
+    return "finished", False
+
+
 def result_title(result: BacktestResult) -> Text:
     days = f"{result.start or 'first day'} – {result.end or 'last day'}"
     params = " ".join(f"{k}={v}" for k, v in result.params.items()) or "defaults"
+    state, bad = outcome(result)
     return Text.assemble(
         (result.strategy, "bold"),
+        " ",
+        (state, "bold red" if bad else "bold"),
         f" · {', '.join(result.instruments)} · {days} · {params}\n",
         (
             f"{result.ticks:,} ticks in {result.wall_s:.1f}s ({result.ticks_per_s:,.0f}/s) · "
-            f"{result.orders} orders, {result.fills} fills · {result.strategy_state}",
+            f"{result.orders} orders, {result.fills} fills · {result.trades_total:,} round trips",
             "dim",
         ),
     )
 
 
-def trade_cells(
-    trade: TradeInfo, clock: Callable[[int], str], profit: Style, loss: Style
-) -> list[Text]:
+def run_state(progress: BacktestProgress) -> str:
+    """A run's state in words: ``done`` is "finished"; a cancel arrives as ``failed`` with the
+    error ``cancelled`` and is named as such."""
+    if progress.state == "done":
+        return "finished"
+    if progress.state == "failed" and progress.error == "cancelled":
+        return "cancelled"
+    return progress.state
+
+
+TRADE_COLUMNS = (
+    SortColumn("Exit"),
+    SortColumn("Instrument"),
+    SortColumn("Side"),
+    SortColumn("PnL", numeric=True),
+    SortColumn("Qty", numeric=True),
+    SortColumn("Entry price", numeric=True),
+    SortColumn("Exit price", numeric=True),
+    SortColumn("Entry"),
+    SortColumn("Fees", numeric=True),
+)
+"""The trades table's columns: when it closed, what, and the money first (80 columns show
+exit time to PnL without scrolling)."""
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(Decimal(text))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def trade_row(
+    key: str, trade: TradeInfo, clock: Callable[[int], str], profit: Style, loss: Style
+) -> SortRow:
+    """One round trip of the trades table (see :data:`TRADE_COLUMNS`)."""
     pnl = format_money(trade.pnl, signed=True)
     style = loss if pnl.startswith("-") else profit if pnl != "0" else Style()
-    return [
+    cells = [
+        Text(clock(trade.exit_ts)),
         Text(trade.instrument_id),
         Text(trade.direction),
-        Text(clock(trade.entry_ts)),
-        Text(clock(trade.exit_ts)),
         Text(pnl, style=style, justify="right"),
         Text(format_decimal(trade.quantity), justify="right"),
         Text(format_money(trade.entry_price), justify="right"),
         Text(format_money(trade.exit_price), justify="right"),
+        Text(clock(trade.entry_ts)),
+        Text(format_money(trade.fees), justify="right"),
     ]
+    values: list[SortValue] = [
+        trade.exit_ts,
+        trade.instrument_id,
+        trade.direction,
+        _number(trade.pnl),
+        _number(trade.quantity),
+        _number(trade.entry_price),
+        _number(trade.exit_price),
+        trade.entry_ts,
+        _number(trade.fees),
+    ]
+    return SortRow(key, cells, values)

@@ -3,7 +3,8 @@
 Widgets never see MQTT. The feed subscribes to engine presence, the instrument list, the ticker
 snapshot, the log and the trading state (orders, order events, positions, account, risk,
 reconciliation) for everything, and to book, trades and 1-minute bars for the selected
-instrument only, so the app's message rate stays low (~50/s) however fast the market is.
+instrument only (bars of every chart timeframe), so the app's message rate stays low (well
+under 200/s) however fast the market is.
 """
 
 from __future__ import annotations
@@ -19,42 +20,22 @@ from textual.app import App
 
 from engine.config.settings import Settings
 from engine.protocol import codec
-from engine.protocol.optimize import OptimizeProgress
+from engine.protocol.limits import MAX_LOG_BYTES, MAX_STATE_BYTES
 from engine.protocol.payloads import (
-    BarHistory,
-    BarUpdate,
-    BookSnapshot,
     Command,
-    EngineStats,
-    EngineStatus,
-    FeedsHealth,
-    Instruments,
     LogEvent,
     Payload,
     Reply,
-    Tickers,
-    Trades,
 )
-from engine.protocol.strategies import BacktestProgress, Strategies
+from engine.protocol.table import REPLY, TABLE, TopicSpec
 from engine.protocol.topics import Topics
-from engine.protocol.trading import (
-    Account,
-    Orders,
-    OrderUpdate,
-    Positions,
-    Reconciliation,
-    RiskState,
-)
+from stom_tui.conflation import Conflator
 from stom_tui.messages import FeedConnectionChanged, PayloadMalformed, message_for
 
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 5.0
-BAR_TIMEFRAME = "1m"
-
-QOS_EVENTS = 1
-"""Status, log, trading state, order events and replies must not be lost."""
-QOS_MARKET = 0
-"""Conflated market state: the next flush supersedes a lost one."""
+CHART_TIMEFRAMES = ("1s", "1m", "5m", "15m")
+"""Bar timeframes followed for the selected instrument (the chart cycles through them)."""
 
 
 class Feed(Protocol):
@@ -107,31 +88,19 @@ class MqttFeed:
         self._fixed_routes, self._instrument_routes = self._routes()
 
     def _routes(self) -> tuple[dict[str, type[Payload]], list[tuple[str, type[Payload]]]]:
-        """Payload type by exact topic, and by topic prefix for per-instrument topics."""
+        """Payload type by exact topic, and by topic prefix for per-instrument topics (both
+        from the protocol table)."""
+        root = self.topics.root
         fixed: dict[str, type[Payload]] = {
-            self.topics.status: EngineStatus,
-            self.topics.stats: EngineStats,
-            self.topics.feeds: FeedsHealth,
-            self.topics.instruments: Instruments,
-            self.topics.tickers: Tickers,
-            self.topics.log: LogEvent,
-            self.topics.orders: Orders,
-            self.topics.order_events: OrderUpdate,
-            self.topics.positions: Positions,
-            self.topics.account: Account,
-            self.topics.risk: RiskState,
-            self.topics.reconciliation: Reconciliation,
-            self.topics.strategies: Strategies,
-            self.topics.backtest_progress: BacktestProgress,
-            self.topics.optimize_progress: OptimizeProgress,
-            self.reply_topic: Reply,
+            spec.topic(root): spec.payload for spec in TABLE if spec.console == "all"
         }
+        fixed[self.reply_topic] = Reply
         # An empty instrument id gives the topic prefix shared by every instrument.
-        per_instrument: list[tuple[str, type[Payload]]] = [
-            (self.topics.book(""), BookSnapshot),
-            (self.topics.trades(""), Trades),
-            (self.topics.bar(BAR_TIMEFRAME, ""), BarUpdate),
-            (self.topics.bars(BAR_TIMEFRAME, ""), BarHistory),
+        per_instrument = [
+            (spec.topic(root, tf=timeframe), spec.payload)
+            for spec in TABLE
+            if spec.console == "selected"
+            for timeframe in _timeframes(spec)
         ]
         return fixed, per_instrument
 
@@ -175,9 +144,7 @@ class MqttFeed:
                 if client is None:
                     raise ConnectionError("not connected to the broker")
                 try:
-                    await client.publish(
-                        self.topics.commands, codec.encode(command), qos=QOS_EVENTS
-                    )
+                    await client.publish(self.topics.commands, codec.encode(command), qos=1)
                 except aiomqtt.MqttError as exc:
                     raise ConnectionError(f"could not send {type!r}: {exc}") from exc
                 return await future
@@ -202,6 +169,11 @@ class MqttFeed:
                     tasks.create_task(self._follow_selection(client), name="feed-selection")
         except* (aiomqtt.MqttError, OSError) as errors:
             reason = connection_failure(errors.exceptions[0])
+        except* Exception as errors:
+            # Anything else (a bug, a message no guard foresaw) ends this session only: the feed
+            # reconnects, so the console keeps its engine status and can still send ``kill``.
+            failure = errors.exceptions[0]
+            reason = f"feed error ({type(failure).__name__}); reconnecting"
         finally:
             self._connected.clear()
             self._client = None
@@ -222,40 +194,21 @@ class MqttFeed:
         )
 
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:
-        events = [
-            self.topics.status,
-            self.topics.log,
-            self.reply_topic,
-            *self._trading_topics(),
+        root = self.topics.root
+        wanted: list[tuple[str, int]] = [
+            (spec.topic(root), spec.qos) for spec in TABLE if spec.console == "all"
         ]
-        market = [self.topics.stats, self.topics.instruments, self.topics.tickers]
-        market.append(self.topics.feeds)
-        await client.subscribe(
-            [(topic, QOS_EVENTS) for topic in events] + [(topic, QOS_MARKET) for topic in market]
-        )
+        await client.subscribe([*wanted, (self.reply_topic, REPLY.qos)])
         self._subscribed = None
         await self._apply_selection(client)
 
-    def _trading_topics(self) -> list[str]:
-        topics = self.topics
+    def _instrument_topics(self, instrument_id: str) -> list[tuple[str, int]]:
+        root = self.topics.root
         return [
-            topics.orders,
-            topics.order_events,
-            topics.positions,
-            topics.account,
-            topics.risk,
-            topics.reconciliation,
-            topics.strategies,
-            topics.backtest_progress,
-            topics.optimize_progress,
-        ]
-
-    def _instrument_topics(self, instrument_id: str) -> list[str]:
-        return [
-            self.topics.book(instrument_id),
-            self.topics.trades(instrument_id),
-            self.topics.bar(BAR_TIMEFRAME, instrument_id),
-            self.topics.bars(BAR_TIMEFRAME, instrument_id),
+            (spec.topic(root, tf=timeframe, id=instrument_id), spec.qos)
+            for spec in TABLE
+            if spec.console == "selected"
+            for timeframe in _timeframes(spec)
         ]
 
     async def _follow_selection(self, client: aiomqtt.Client) -> None:
@@ -269,11 +222,11 @@ class MqttFeed:
         if wanted == self._subscribed:
             return
         if self._subscribed is not None:
-            await client.unsubscribe(self._instrument_topics(self._subscribed))
+            old = self._instrument_topics(self._subscribed)
+            await client.unsubscribe([topic for topic, _ in old])
             self._subscribed = None
         if wanted is not None:
-            topics = self._instrument_topics(wanted)
-            await client.subscribe([(topic, QOS_MARKET) for topic in topics])
+            await client.subscribe(self._instrument_topics(wanted))
             self._subscribed = wanted
 
     # --- messages -----------------------------------------------------------------------------
@@ -290,7 +243,10 @@ class MqttFeed:
         if kind is None:
             return
         try:
-            payload = codec.decode(data, kind)
+            # Within size and depth limits: a hostile message is reported, never fatal.
+            payload = codec.decode(
+                data, kind, MAX_LOG_BYTES if kind is LogEvent else MAX_STATE_BYTES
+            )
         except codec.DecodeError as exc:
             app.post_message(PayloadMalformed(topic, str(exc)))
             return
@@ -302,7 +258,12 @@ class MqttFeed:
         instrument_id = getattr(payload, "id", None)
         if kind in _PER_INSTRUMENT and instrument_id != self._selected:
             return  # in flight from before the selection changed
-        app.post_message(message_for(payload))
+        message = message_for(payload)
+        # Snapshots and trades fold into the one already waiting for this topic, so a slow
+        # frame never queues stale data ahead of the keys (stom_tui/conflation.py).
+        conflator: Conflator | None = getattr(app, "conflator", None)
+        if conflator is None or conflator.offer(topic, message):
+            app.post_message(message)
 
     def _route(self, topic: str) -> type[Payload] | None:
         kind = self._fixed_routes.get(topic)
@@ -340,4 +301,11 @@ def connection_failure(exc: BaseException) -> str:
     return text
 
 
-_PER_INSTRUMENT: frozenset[type[Payload]] = frozenset({BookSnapshot, Trades, BarUpdate, BarHistory})
+def _timeframes(spec: TopicSpec) -> tuple[str, ...]:
+    """Each chart timeframe for a per-timeframe topic; one empty one for the others."""
+    return CHART_TIMEFRAMES if "{tf}" in spec.path else ("",)
+
+
+_PER_INSTRUMENT: frozenset[type[Payload]] = frozenset(
+    spec.payload for spec in TABLE if spec.per_instrument
+)

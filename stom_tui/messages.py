@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from engine.protocol import table
 from engine.protocol.optimize import OptimizeProgress
 from engine.protocol.payloads import (
     BarHistory,
@@ -26,6 +27,7 @@ from engine.protocol.payloads import (
     Trades,
 )
 from engine.protocol.strategies import BacktestProgress, Strategies
+from engine.protocol.table import TopicSpec
 from engine.protocol.trading import (
     Account,
     Orders,
@@ -211,26 +213,32 @@ class PayloadMalformed(Message):
     error: str
 
 
+_MESSAGE_FOR_TOPIC: dict[TopicSpec, tuple[type[Message], str]] = {
+    table.STATUS: (EngineStatusChanged, "status"),
+    table.STATS: (EngineStatsReceived, "stats"),
+    table.FEEDS: (FeedsHealthUpdated, "feeds"),
+    table.INSTRUMENTS: (InstrumentsReceived, "instruments"),
+    table.TICKERS: (TickersUpdated, "tickers"),
+    table.BOOK: (BookUpdated, "book"),
+    table.TRADES: (TradesReceived, "trades"),
+    table.BAR: (BarUpdated, "bar"),
+    table.BARS: (BarHistoryReceived, "history"),
+    table.LOG: (LogReceived, "event"),
+    table.ORDERS: (OrdersUpdated, "orders"),
+    table.POSITIONS: (PositionsUpdated, "positions"),
+    table.ACCOUNT: (AccountUpdated, "account"),
+    table.RISK: (RiskStateChanged, "risk"),
+    table.ORDER_EVENTS: (OrderEventReceived, "update"),
+    table.RECONCILIATION: (ReconciliationReported, "reconciliation"),
+    table.STRATEGIES: (StrategiesUpdated, "strategies"),
+    table.BACKTEST_PROGRESS: (BacktestProgressed, "progress"),
+    table.OPTIMIZE_PROGRESS: (OptimizeProgressed, "progress"),
+}
+"""The app message for each topic of the protocol table the console subscribes to (a test
+checks that every such topic has one)."""
+
 _MESSAGE_FOR_PAYLOAD: dict[type[Payload], tuple[type[Message], str]] = {
-    EngineStatus: (EngineStatusChanged, "status"),
-    EngineStats: (EngineStatsReceived, "stats"),
-    FeedsHealth: (FeedsHealthUpdated, "feeds"),
-    Instruments: (InstrumentsReceived, "instruments"),
-    Tickers: (TickersUpdated, "tickers"),
-    BookSnapshot: (BookUpdated, "book"),
-    Trades: (TradesReceived, "trades"),
-    BarUpdate: (BarUpdated, "bar"),
-    BarHistory: (BarHistoryReceived, "history"),
-    LogEvent: (LogReceived, "event"),
-    Orders: (OrdersUpdated, "orders"),
-    Positions: (PositionsUpdated, "positions"),
-    Account: (AccountUpdated, "account"),
-    RiskState: (RiskStateChanged, "risk"),
-    OrderUpdate: (OrderEventReceived, "update"),
-    Reconciliation: (ReconciliationReported, "reconciliation"),
-    Strategies: (StrategiesUpdated, "strategies"),
-    BacktestProgress: (BacktestProgressed, "progress"),
-    OptimizeProgress: (OptimizeProgressed, "progress"),
+    spec.payload: message for spec, message in _MESSAGE_FOR_TOPIC.items()
 }
 
 

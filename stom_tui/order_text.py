@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from engine.protocol.trading import OPEN_STATUSES, FillRow, OrderRow, OrderUpdate
-from stom_tui.formatting import format_decimal, format_money
+from stom_tui.formatting import format_amount, format_decimal
 
 Severity = Literal["information", "warning", "error"]
 
@@ -32,6 +33,15 @@ _TYPE_LABELS: dict[tuple[str, str], str] = {
     ("market", "fok"): "mkt FOK",
     ("market", "gtc"): "market",
 }
+
+
+_AMERICAN = re.compile(r"\b([Cc])ancel(ed|ing)\b")
+
+
+def spelled(text: str) -> str:
+    """Engine and venue text in the console's one spelling: ``canceled`` -> ``cancelled``
+    (the protocol's status names stay as they are; only what the user reads changes)."""
+    return _AMERICAN.sub(lambda match: f"{match.group(1)}ancell{match.group(2)}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +84,13 @@ def describe_fill(fill: FillRow) -> str:
     """``FILL buy 0.01 KRW-BTC.SIM @ 50,000,000 fee 250 KRW (taker)``."""
     return (
         f"FILL {fill.side} {format_decimal(fill.quantity)} {fill.instrument_id} "
-        f"@ {format_decimal(fill.price)} fee {format_money(fill.fee)} {fill.currency} "
-        f"({fill.liquidity})"
+        f"@ {format_decimal(fill.price)} fee {format_amount(fill.fee, fill.currency)} "
+        f"{fill.currency} ({fill.liquidity})"
     )
 
 
 def event_reason(update: OrderUpdate) -> str:
-    return update.reason or update.order.reason or "no reason given"
+    return spelled(update.reason or update.order.reason or "no reason given")
 
 
 def describe_event(update: OrderUpdate) -> tuple[str, str]:
@@ -107,7 +117,7 @@ def describe_event(update: OrderUpdate) -> tuple[str, str]:
     }
     text = f"{words.get(event, event)} {order_summary(order)} · {ident}"
     reason = update.reason or (order.reason if event in ("canceled", "expired") else None)
-    return "info", text + (f" ({reason})" if reason else "")
+    return "info", text + (f" ({spelled(reason)})" if reason else "")
 
 
 def toast_for_event(update: OrderUpdate) -> Toast | None:
@@ -119,7 +129,8 @@ def toast_for_event(update: OrderUpdate) -> Toast | None:
         return Toast(
             "information",
             f"Filled {fill.side} {format_decimal(fill.quantity)} {fill.instrument_id} "
-            f"@ {format_decimal(fill.price)} (fee {format_money(fill.fee)} {fill.currency})",
+            f"@ {format_decimal(fill.price)} "
+            f"(fee {format_amount(fill.fee, fill.currency)} {fill.currency})",
         )
     if event == "denied":
         return Toast("error", rejection_text(order_summary(order), event_reason(update), "Denied"))
@@ -134,6 +145,7 @@ def toast_for_event(update: OrderUpdate) -> Toast | None:
 def rejection_text(summary: str, reason: str, verb: str = "Rejected") -> str:
     """``Rejected buy 1 005930.SIM @ 71,500: <reason>``, or for a risk denial whose reason says
     so already, ``Buy 1 005930.SIM @ 71,500 denied by risk (<rule>): <why>``."""
+    reason = spelled(reason)
     if reason.startswith("denied"):
         return f"{summary[:1].upper()}{summary[1:]} {reason}"
     return f"{verb} {summary}: {reason}"

@@ -15,11 +15,31 @@ from typing import Any, Literal
 from engine.domain.fees import FeeRate, notional_scale
 from engine.domain.fixed_point import PrecisionError, from_raw, to_raw
 from engine.domain.tick_table import TickTable
-from engine.protocol.payloads import InstrumentInfo
+from engine.protocol.payloads import BookSnapshot, InstrumentInfo
 from stom_tui.formatting import format_decimal, format_money, parse_decimal, trim_decimal
+from stom_tui.ticket_limits import (
+    OrderKind,
+    PricedOrder,
+    Side,
+    TicketLimits,
+    check_limits,
+    ticket_limits,
+)
 
-Side = Literal["buy", "sell"]
-OrderKind = Literal["limit", "market", "ioc"]
+__all__ = [
+    "ORDER_KINDS",
+    "InstrumentRules",
+    "OrderKind",
+    "Quote",
+    "Side",
+    "TicketCheck",
+    "TicketDraft",
+    "TicketLimits",
+    "evaluate",
+    "parse_number",
+    "ticket_limits",
+]
+
 AmountMode = Literal["quantity", "notional"]
 
 ORDER_KINDS: tuple[OrderKind, ...] = ("limit", "market", "ioc")
@@ -44,14 +64,39 @@ def plain(value: Decimal) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Best prices of the instrument when the ticket opened."""
+    """The instrument's touch (best bid and ask) and, when known, its last trade price."""
 
     best_bid: Decimal | None = None
     best_ask: Decimal | None = None
+    last: Decimal | None = None
+    """The last trade: the price band's reference (the mid when unknown)."""
+
+    @classmethod
+    def from_book(cls, book: BookSnapshot, last: Decimal | None = None) -> Quote:
+        """The touch of ``book`` (levels arrive best first)."""
+        bid = parse_decimal(book.bids[0][0]) if book.bids else None
+        ask = parse_decimal(book.asks[0][0]) if book.asks else None
+        return cls(bid, ask, last)
 
     def opposite(self, side: Side) -> Decimal | None:
         """What a market order would pay: the ask for a buy, the bid for a sell."""
         return self.best_ask if side == "buy" else self.best_bid
+
+    def crosses(self, side: Side, price: Decimal) -> bool:
+        """Whether a limit at ``price`` is marketable: a buy at or above the best ask, a sell at
+        or below the best bid (it takes liquidity, so it pays the taker fee)."""
+        opposite = self.opposite(side)
+        if opposite is None:
+            return False
+        return price >= opposite if side == "buy" else price <= opposite
+
+    def reference(self) -> tuple[Decimal | None, str]:
+        """The price band's reference as the engine picks it: the last trade, else the mid."""
+        if self.last is not None and self.last > 0:
+            return self.last, "the last trade"
+        if self.best_bid is not None and self.best_ask is not None:
+            return (self.best_bid + self.best_ask) / 2, "the mid"
+        return None, "the mid"
 
 
 class InstrumentRules:
@@ -164,31 +209,65 @@ class TicketCheck:
     notional: Decimal | None
     fee: Decimal | None
     taker: bool
+    """Market and IOC orders, and a limit that crosses the touch, take liquidity."""
     problems: list[str] = field(default_factory=list)
     args: dict[str, Any] | None = None
     """``order.submit`` arguments (without ``client_order_id``), None while there are problems."""
+    unchecked: list[str] = field(default_factory=list)
+    """Pre-trade rules the console could not check (no account or risk state yet)."""
 
 
-def evaluate(draft: TicketDraft, rules: InstrumentRules, quote: Quote) -> TicketCheck:
-    """Check ``draft`` against ``rules`` and estimate what it costs."""
+def evaluate(
+    draft: TicketDraft,
+    rules: InstrumentRules,
+    quote: Quote,
+    limits: TicketLimits | None = None,
+) -> TicketCheck:
+    """Check ``draft`` against ``rules`` and ``limits`` and estimate what it costs."""
     problems: list[str] = []
-    taker = draft.kind != "limit"
+    limit_problems: list[str] = []
+    unchecked: list[str] = []
     price = _draft_price(draft, rules, quote, problems)
+    taker = draft.kind != "limit" or (price is not None and quote.crosses(draft.side, price))
     quantity, amount = _draft_quantity(draft, rules, price, problems)
     notional = fee = None
     if price is not None and quantity is not None and price > 0 and quantity > 0:
         notional = price * quantity
         if not problems:
             fee = rules.fee(price, quantity, taker=taker)
+            report = check_limits(_priced(draft, rules, quote, price, quantity), limits)
+            limit_problems, unchecked = report.problems, report.unchecked
         if rules.min_notional > 0 and notional < rules.min_notional:
             problems.append(
                 f"order value {format_money(notional)} {rules.currency} is below the minimum "
                 f"{format_decimal(rules.min_notional)} {rules.currency}"
             )
+        problems.extend(limit_problems)
     args = None
     if not problems and amount is not None:
         args = _submit_args(draft, rules, price, amount)
-    return TicketCheck(price, quantity, notional, fee, taker, problems, args)
+    return TicketCheck(price, quantity, notional, fee, taker, problems, args, unchecked)
+
+
+def _priced(
+    draft: TicketDraft, rules: InstrumentRules, quote: Quote, price: Decimal, quantity: Decimal
+) -> PricedOrder:
+    reserve_fee = rules.fee(price, quantity, taker=True)
+    reference, reference_name = quote.reference()
+    notional = price * quantity
+    return PricedOrder(
+        side=draft.side,
+        kind=draft.kind,
+        price=price,
+        quantity=quantity,
+        notional=notional,
+        cost=notional + reserve_fee,
+        reserve_fee=reserve_fee,
+        currency=rules.currency,
+        base=rules.info.base_currency,
+        reference=reference,
+        reference_name=reference_name,
+    )
 
 
 def _draft_price(

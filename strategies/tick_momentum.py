@@ -18,6 +18,11 @@ Parameters
 Exits
     Take-profit, stop-loss or time, whichever comes first: a market sell of the whole position.
     Long only (spot markets); one position and one working order per instrument at a time.
+
+Both forms
+    ``on_trade`` is the event form (live, paper, backtest). ``signals`` states the same
+    decisions as arrays (``docs/vector-path.md``), which ``stom optimize`` evaluates on the
+    vector path and re-checks against the event form.
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from engine.domain.market_data import BID
 from engine.domain.orders import Order
 from engine.indicators import BuySellPressure
+from engine.optimize.vector_signals import Signals, TradeTape, quantities_for_value, rolling_sum
 from engine.strategy.api import Param, Strategy, StrategyContext, StrategyFill
 from engine.strategy.bracket import Bracket
 from engine.strategy.sizing import quantity_for_value
@@ -85,3 +94,24 @@ class TickMomentum(Strategy):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.bracket.load(self.ctx, state)
+
+    @classmethod
+    def signals(cls, tape: TradeTape, params: Mapping[str, Any]) -> Signals:
+        """The same decisions as arrays: the window's buy share (``BuySellPressure``'s float
+        division of exact integer sums), the entry sizes at the ask, the bracket's exits."""
+        window = int(params["window"])
+        sizes = tape.size
+        volume = rolling_sum(sizes, window)
+        buy_volume = rolling_sum(np.where(tape.side == BID, sizes, 0), window)
+        share = np.full(len(sizes), 0.5)
+        np.divide(buy_volume, volume, out=share, where=volume != 0)
+        full = np.arange(1, len(sizes) + 1) >= window
+        ask = np.where(tape.best_ask > 0, tape.best_ask, tape.price)
+        return Signals(
+            entries=full & (share >= params["threshold"]),
+            quantity=quantities_for_value(tape.instrument, ask, params["order_value"]),
+            take_profit_bps=params["take_profit_bps"],
+            stop_loss_bps=params["stop_loss_bps"],
+            max_hold_ns=int(params["max_hold_s"] * 1_000_000_000),
+            cooldown_ns=int(params["cooldown_s"] * NS_PER_S),
+        )

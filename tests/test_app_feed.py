@@ -15,6 +15,8 @@ from textual.pilot import Pilot
 from engine.config.settings import BusSettings, Settings
 from engine.protocol import codec
 from engine.protocol.payloads import (
+    BarHistory,
+    BarUpdate,
     BookSnapshot,
     Command,
     EngineStats,
@@ -96,23 +98,23 @@ async def test_feed_shows_engine_data_follows_selection_and_survives_a_broker_re
     feed = MqttFeed(settings, host=broker.host, port=broker.port)
     app = StomApp(settings, feed, broker_label=feed.broker_label)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _wait_until(pilot, lambda: app.order_book.book is not None)
+        await _wait_until(pilot, lambda: app.trading.book is not None)
         assert app.watchlist.row_count == 6
-        assert app.order_book.book is not None and app.order_book.book.id == "KRW-BTC.SIM"
+        assert app.trading.book is not None and app.trading.book.id == "KRW-BTC.SIM"
         await _publish(broker, topics.stats, codec.encode(_stats_now()))
         await _wait_until(pilot, lambda: app.presence.stats is not None)
         assert app.status_line.render().plain.startswith(" RUNNING ")
 
         # Only the selected instrument's book is subscribed; selecting another follows it.
         await pilot.press("down")
-        await _wait_until(pilot, lambda: getattr(app.order_book.book, "id", "") == "KRW-ETH.SIM")
+        await _wait_until(pilot, lambda: getattr(app.trading.book, "id", "") == "KRW-ETH.SIM")
         # The old instrument is unsubscribed: its books no longer reach the app at all.
         books_before = app.metrics.handled["BookUpdated"]
         async with _client(broker) as pub:
             for instrument_id, seq in (("KRW-BTC.SIM", 77_777), ("KRW-ETH.SIM", 88_888)):
                 book = msgspec.structs.replace(_first(BookSnapshot, id=instrument_id), seq=seq)
                 await pub.publish(topics.book(instrument_id), codec.encode(book), qos=1)
-        await _wait_until(pilot, lambda: getattr(app.order_book.book, "seq", 0) == 88_888)
+        await _wait_until(pilot, lambda: getattr(app.trading.book, "seq", 0) == 88_888)
         assert app.metrics.handled["BookUpdated"] == books_before + 1
 
         await _publish(broker, topics.tickers, b'{"v": 1, "ts": "not a number"')
@@ -131,7 +133,7 @@ async def test_feed_shows_engine_data_follows_selection_and_survives_a_broker_re
         assert app.selected_instrument == "KRW-ETH.SIM"
         eth_book = msgspec.structs.replace(_first(BookSnapshot, id="KRW-ETH.SIM"), seq=99_999)
         await _publish(broker, topics.book("KRW-ETH.SIM"), codec.encode(eth_book))
-        await _wait_until(pilot, lambda: getattr(app.order_book.book, "seq", 0) == 99_999)
+        await _wait_until(pilot, lambda: getattr(app.trading.book, "seq", 0) == 99_999)
 
 
 async def _answer_commands(broker: Broker, topics: Topics, ready: asyncio.Event) -> None:
@@ -173,3 +175,15 @@ async def test_request_gets_its_reply_or_times_out(broker: Broker) -> None:
             responder.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await responder
+
+
+def test_the_selected_instrument_follows_bars_of_every_chart_timeframe() -> None:
+    settings, topics = _settings()
+    feed = MqttFeed(settings, host="127.0.0.1", port=1)
+    wanted = {topic for topic, _ in feed._instrument_topics("KRW-BTC.SIM")}
+    for timeframe in ("1s", "1m", "5m", "15m"):
+        assert topics.bar(timeframe, "KRW-BTC.SIM") in wanted
+        assert topics.bars(timeframe, "KRW-BTC.SIM") in wanted
+        assert feed._route(topics.bar(timeframe, "KRW-BTC.SIM")) is BarUpdate
+        assert feed._route(topics.bars(timeframe, "KRW-BTC.SIM")) is BarHistory
+    assert topics.book("KRW-BTC.SIM") in wanted and topics.trades("KRW-BTC.SIM") in wanted

@@ -40,11 +40,11 @@ async def test_status_line_shows_each_feed_and_flags_a_feed_that_is_down() -> No
         under.feed.post(health("live", 40, 0))
         await settle(pilot)
         text = app.status_line.render().plain
-        assert "UPBIT live 0.0s ↻0" in text
+        assert "UPBIT feed live 0.0s ↻0" in text
         assert not app.status_line.has_class("-venue-down")
         under.feed.post(health("down", 12_500, 3))
         await settle(pilot)
-        assert "UPBIT down 12s ↻3" in app.status_line.render().plain
+        assert "UPBIT feed down 12s ↻3" in app.status_line.render().plain
         assert app.status_line.has_class("-venue-down")
         assert app.metrics.handled["FeedsHealthUpdated"] == 2
 

@@ -1,4 +1,5 @@
-"""SVG snapshots of the main screen fed by the seeded simulator (frozen clock), 80x24 and 160x48.
+"""SVG snapshots of the Market view fed by the seeded simulator (frozen clock) at 80x24, 120x36
+and 160x48: price ladder, chart and time & sales on a simulated market.
 
 Update with ``--snapshot-update`` only after looking at the new screens.
 """
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.usefixtures("utc_clock")
 SnapCompare = Callable[..., bool]
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 36), (160, 48)], ids=["80x24", "120x36", "160x48"]
+)
 def test_main_screen_on_the_seeded_simulator(snap_compare: SnapCompare, size: tuple[int, int]):
     under = make_app()
     payloads = simulated_payloads()
@@ -30,8 +33,10 @@ def test_main_screen_on_the_seeded_simulator(snap_compare: SnapCompare, size: tu
         await settle(pilot)
         app = pilot.app
         assert isinstance(app, StomApp)
+        await pilot.pause(0.15)  # the ladder redraws on its timer
         app.chart.flush()
-        await pilot.pause()
+        app.tape.flush()
+        await settle(pilot)
 
     assert snap_compare(under.app, terminal_size=size, run_before=run_before)
 

@@ -1,4 +1,6 @@
-"""SVG snapshots of the main screen on fixed data and a frozen clock, at 80x24 and 160x48.
+"""SVG snapshots of the main screen on fixed data and a frozen clock: the Market view (price
+ladder, chart, time & sales) at 80x24, 120x36 and 160x48, the other views, the ticket over the
+ladder, confirms and the offline state.
 
 Update with ``pytest tests/test_app_snapshots.py --snapshot-update`` only after looking at the
 new screens (render the SVGs to PNG and check the layout at both sizes).
@@ -12,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 
 from engine.protocol.payloads import EngineStatus
-from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
+from tests.fixtures.app_factory import AppUnderTest, drawn, load_market, make_app, settle
 from tests.fixtures.market_payloads import ENGINE_ID, SNAPSHOT_TS_NS, snapshot_payloads
 from tests.fixtures.trading_payloads import killed_risk, trading_payloads
 from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
@@ -20,6 +22,7 @@ from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
 pytestmark = pytest.mark.usefixtures("utc_clock")
 SnapCompare = Callable[..., bool]
 SMALL = (80, 24)
+MEDIUM = (120, 36)
 WIDE = (160, 48)
 
 
@@ -29,11 +32,12 @@ def _loaded(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitabl
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        await drawn(pilot)
 
     return run_before
 
 
-@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", [SMALL, MEDIUM, WIDE], ids=["80x24", "120x36", "160x48"])
 def test_main_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     under = make_app()
     assert snap_compare(under.app, terminal_size=size, run_before=_loaded(under))
@@ -52,6 +56,7 @@ def test_engine_offline(snap_compare: SnapCompare, size: tuple[int, int]) -> Non
             )
         )
         await settle(pilot)
+        await drawn(pilot)
 
     assert snap_compare(under.app, terminal_size=size, run_before=run_before)
 
@@ -76,8 +81,7 @@ def test_second_instrument_at_160x48(snap_compare: SnapCompare) -> None:
         # The fake feed does not resend per-instrument data on selection; post it again.
         under.feed.post_all(p for p in snapshot_payloads() if getattr(p, "id", "") == "005930.SIM")
         await settle(pilot)
-        under.app.chart.flush()
-        await pilot.pause()
+        await drawn(pilot)
 
     assert snap_compare(under.app, terminal_size=WIDE, run_before=run_before)
 
@@ -92,14 +96,18 @@ def _trading(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]], Awaitab
         await load_market(pilot, under.feed)
         under.feed.post_all(trading_payloads())
         await settle(pilot)
+        # Drawn before any key: a modal (the ticket) keeps the chart from replotting under it,
+        # so what it shows must not depend on whether its timer fired first.
+        await drawn(pilot)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        await drawn(pilot)
 
     return run_before
 
 
-@pytest.mark.parametrize("size", [SMALL, WIDE], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", [SMALL, MEDIUM, WIDE], ids=["80x24", "120x36", "160x48"])
 def test_trading_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     under = make_app()
     assert snap_compare(under.app, terminal_size=size, run_before=_trading(under))
@@ -144,5 +152,18 @@ def test_kill_switch_on_at_80x24(snap_compare: SnapCompare) -> None:
         await settle(pilot)
         under.app.clear_notifications()  # toasts time out on the wall clock: keep them out
         await settle(pilot)
+        await drawn(pilot)
 
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_ladder_focused_with_its_cursor_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    run_before = _trading(under, "L", "up", "up", "up")
+    assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_ladder_order_confirm_at_80x24(snap_compare: SnapCompare) -> None:
+    under = make_app()
+    run_before = _trading(under, "L", "down", "b")
     assert snap_compare(under.app, terminal_size=SMALL, run_before=run_before)

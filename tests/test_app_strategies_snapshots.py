@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from textual.pilot import Pilot
 
-from tests.fixtures.app_factory import AppUnderTest, load_market, make_app, settle
+from tests.fixtures.app_factory import AppUnderTest, drawn, load_market, make_app, settle
 from tests.fixtures.strategy_payloads import progress, result, strategies
 from tests.fixtures.trading_payloads import trading_payloads
 from tests.support.clock import utc_clock  # noqa: F401 (fixture, used by name)
@@ -29,6 +29,7 @@ def _with_strategies(under: AppUnderTest, *keys: str) -> Callable[[Pilot[None]],
         under.feed.post_all(trading_payloads())
         under.feed.post(strategies())
         await settle(pilot)
+        await drawn(pilot)  # before any key: a screen pushed on top keeps the chart as it was
         for key in keys:
             await pilot.press(key)
             await settle(pilot)

@@ -104,6 +104,7 @@ async def trading_session(
         if trading:
             under.feed.post_all(trading_payloads())
             await settle(pilot)
+        under.feed.requests.clear()  # the history asked for on selection: not a trading command
         yield Session(pilot, under.app, under.feed, under.clock, toasts)
 
 
@@ -115,6 +116,11 @@ def _submitted_order(args: dict[str, Any], status: str = "accepted") -> dict[str
         status=status,
     )
     return msgspec.to_builtins(row)
+
+
+def _number(text: str) -> Decimal:
+    """A price as shown (padded to the instrument's precision: stom_tui/formatting.py)."""
+    return Decimal(text.replace(",", ""))
 
 
 def _accept_submit(args: dict[str, Any]) -> Any:
@@ -139,26 +145,29 @@ async def test_orders_positions_and_risk_fill_the_panes_and_the_status_line() ->
         assert pane.cell_text(partial, "status") == "partial"
         assert pane.cell_text("tui-3e8f1a6b9c2d5e8f1a4b", "price") == "market"
         assert pane.cell_text("tui-e4d7c0b3a6f9e2d5c8b1", "reason") == DENIAL
-        assert pane.border_title == "Orders · 3 open"
-        # The wide layout shows every column, the reason too.
-        assert "reason" in pane.column_keys and "time" in pane.column_keys
+        assert pane.border_title == "Orders · 3 open · 3 closed"
+        # Beside the ladder and the tape at 160 columns: the columns that matter most.
+        assert {"instrument", "side", "price", "quantity", "filled", "status"} <= set(
+            pane.column_keys
+        )
 
         positions_pane = s.app.positions_pane
         assert positions_pane.row_keys == [BTC, "005930.SIM", "KRW-ETH.SIM", "000660.SIM"]
         assert positions_pane.cell_text(BTC, "quantity") == "0.0315"
-        assert positions_pane.cell_text(BTC, "avg") == "143,180,000"
+        # Padded to the instrument's price precision (stom_tui/formatting.py format_price).
+        assert _number(positions_pane.cell_text(BTC, "avg")) == 143_180_000
         assert positions_pane.cell_text(BTC, "unrealized") == "+3,780"
-        assert positions_pane.cell_text(BTC, "fees") == "2,260.5"
-        assert positions_pane.cell_text(BTC, "stop") == "142,500,000"
-        assert positions_pane.cell_text(BTC, "target") == "144,000,000"
-        assert positions_pane.cell_text(BTC, "trailing") == "142,900,000"
+        assert positions_pane.cell_text(BTC, "fees") == "2,260"
+        assert _number(positions_pane.cell_text(BTC, "stop")) == 142_500_000
+        assert _number(positions_pane.cell_text(BTC, "target")) == 144_000_000
+        assert _number(positions_pane.cell_text(BTC, "trailing")) == 142_900_000
         assert positions_pane.cell_text("005930.SIM", "unrealized") == "-1,500"
         assert positions_pane.cell_text("KRW-ETH.SIM", "quantity") == "-0.5"
-        assert positions_pane.border_title == "Positions · 3 open"
-        assert positions_pane.border_subtitle == "paper · KRW 9,412,350.25 (+2,149,000 locked)"
+        assert positions_pane.border_title == "Positions · 3 open · 1 closed"
+        assert positions_pane.border_subtitle == "paper · KRW 9,412,350 (+2,149,000 locked)"
 
         status = s.app.status_line.render().plain
-        assert "PnL +5,516.67 KRW" in status
+        assert "PnL +5,517 KRW" in status
         assert "KILL" not in status and "paused" not in status
 
 
@@ -246,10 +255,10 @@ async def test_up_and_down_step_the_price_by_the_tick_of_its_band() -> None:
         assert s.ticket_text("#ticket-price") == "50,800"  # 2 ticks of 50 to 50,000, 8 of 100
 
 
-async def test_an_open_ticket_follows_the_book_but_keeps_the_typed_price() -> None:
+async def test_an_open_ticket_follows_the_book_until_the_price_is_typed() -> None:
     async with trading_session() as s:
         await s.press("b", *"0.01")
-        book = s.app.order_book.book
+        book = s.app.trading.book
         assert book is not None
         moved = msgspec.structs.replace(
             book, asks=[("143310000", "0.5"), *book.asks[1:]], seq=book.seq + 1
@@ -257,7 +266,7 @@ async def test_an_open_ticket_follows_the_book_but_keeps_the_typed_price() -> No
         s.feed.post(moved)
         await settle(s.pilot)
         assert "Ask 143,310,000" in s.ticket_text("#ticket-quote")
-        assert s.ticket_text("#ticket-price") == "143,302,000"
+        assert s.ticket_text("#ticket-price") == "143,310,000"  # untouched: it follows
         await s.pilot.click("#kind-market")
         await settle(s.pilot)
         assert "market ≈ 143,310,000" in s.ticket_text("#ticket-price-note")
@@ -268,7 +277,7 @@ async def test_enter_sends_order_submit_and_an_acceptance_closes_the_ticket() ->
         s.feed.script("order.submit", _accept_submit)
         await s.press("b", *"0.01")
         assert "Value ≈ 1,433,020 KRW" in s.ticket_text("#ticket-estimate")
-        assert "fee ≈ 716.51 KRW (maker 0.05%)" in s.ticket_text("#ticket-estimate")
+        assert "fee ≈ 716.51 KRW (taker 0.05%)" in s.ticket_text("#ticket-estimate")
         await s.press("enter")
         await s.finish_commands()
         (args,) = s.feed.sent("order.submit")
@@ -419,7 +428,8 @@ async def test_c_on_a_small_screen_shows_the_orders_first() -> None:
         assert s.app.orders_pane.region.area == 0
         await s.press("c")
         assert s.feed.requests == []
-        assert s.app.view == "orders" and s.app.orders_pane.region.area > 0
+        assert s.app.main.view == "orders" and s.app.orders_pane.region.area > 0
+        assert s.app.ladder.region.area > 0  # the orders take the chart's place, not the ladder's
         assert s.app.orders_pane.region.width == SMALL[0]
         await s.press("c")
         await s.finish_commands()
@@ -480,7 +490,7 @@ async def test_trading_keys_do_nothing_while_the_engine_is_offline() -> None:
         assert len(s.app.screen_stack) == 1
         assert s.feed.requests == []
         for action in ("buy", "sell", "cancel_order", "cancel_all", "kill"):
-            assert s.app.check_action(action, ()) is None  # shown greyed out, not hidden
+            assert s.app.main.check_action(action, ()) is None  # shown greyed out, not hidden
         # Back online: the keys work again.
         s.feed.post(EngineStatus(state="running", engine_id=ENGINE_ID, ts=SNAPSHOT_TS_NS))
         await settle(s.pilot)
@@ -490,10 +500,10 @@ async def test_trading_keys_do_nothing_while_the_engine_is_offline() -> None:
 
 async def test_buy_is_disabled_while_market_data_is_stale_but_cancels_are_not() -> None:
     async with trading_session() as s:
-        assert s.app.check_action("buy", ()) is True
+        assert s.app.main.check_action("buy", ()) is True
         s.clock.advance(3 * 1_000_000_000)
-        assert s.app.check_action("buy", ()) is None
-        assert s.app.check_action("cancel_all", ()) is True
+        assert s.app.main.check_action("buy", ()) is None
+        assert s.app.main.check_action("cancel_all", ()) is True
 
 
 async def _palette_run(s: Session, query: str) -> None:
@@ -610,21 +620,21 @@ async def test_reconciliation_differences_warn_and_are_logged() -> None:
             assert f"SIM: {difference}" in s.log_text()
 
 
-async def test_views_on_a_small_screen_share_the_lower_area() -> None:
+async def test_views_on_a_small_screen_take_the_charts_place_below_the_ladder() -> None:
     async with trading_session(SMALL) as s:
         app = s.app
-        assert app.order_book.region.area > 0 and app.chart.region.area > 0
+        assert app.ladder.region.area > 0 and app.chart.region.area > 0
         for key, pane in (("O", app.orders_pane), ("p", app.positions_pane)):
             await s.press(key)
             assert pane.region.width == SMALL[0] and pane.region.height >= 8
-            assert app.order_book.region.area == 0 and app.chart.region.area == 0
+            assert app.chart.region.area == 0 and app.ladder.region.area > 0
             assert app.focused is pane
             await s.press(key)
             assert pane.region.area == 0 and app.chart.region.area > 0
             assert app.focused is app.watchlist
-        await s.pilot.click("#view-bar", offset=(14, 0))  # the "Orders" tab
+        await s.pilot.click("#view-bar", offset=(9, 0))  # the "Orders" tab (short labels)
         await settle(s.pilot)
-        assert app.view == "orders"
+        assert app.main.view == "orders"
 
 
 async def test_account_before_positions_and_empty_snapshots_are_fine() -> None:

@@ -1,17 +1,23 @@
-"""Pure parts of the app: formatting, the ladder, engine presence, messages, watchlist layout."""
+"""Pure parts of the app: formatting, engine presence, messages, watchlist layout, the status
+line's layout, venue modes, words, and the engine launcher's start-failure watch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from rich.style import Style
 
+from engine.cli.engine_launch import DEFAULT_HINT, SpawnedEngine, hint_for
 from engine.protocol.payloads import (
     BookSnapshot,
     EngineStats,
     EngineStatus,
-    InstrumentInfo,
-    Instruments,
+    FeedHealthRow,
+    FeedsHealth,
     Tickers,
 )
 from stom_tui.formatting import (
@@ -21,9 +27,12 @@ from stom_tui.formatting import (
     format_quantity,
     trim_decimal,
 )
-from stom_tui.health import STALE_AFTER_NS, EnginePresence
-from stom_tui.ladder import build_ladder, levels_for_height
+from stom_tui.health import STALE_AFTER_NS, EnginePresence, VenueMode, venue_modes
 from stom_tui.messages import BookUpdated, TickersUpdated, message_for
+from stom_tui.order_text import spelled
+from stom_tui.widgets.orders import orders_title
+from stom_tui.widgets.positions import positions_title
+from stom_tui.widgets.status_line import Part, lay_out
 from stom_tui.widgets.watchlist import _layout
 from tests.fixtures.market_payloads import snapshot_payloads
 
@@ -85,66 +94,6 @@ def test_quantity_change_and_age() -> None:
     assert format_age(600 * NS) == "10m"
 
 
-# --- ladder ---------------------------------------------------------------------------------
-
-
-def _book(instrument_id: str = "KRW-BTC.SIM") -> BookSnapshot:
-    return next(
-        p for p in snapshot_payloads() if isinstance(p, BookSnapshot) and p.id == instrument_id
-    )
-
-
-def _info(instrument_id: str) -> InstrumentInfo:
-    instruments = next(p for p in snapshot_payloads() if isinstance(p, Instruments))
-    return next(info for info in instruments.instruments if info.id == instrument_id)
-
-
-def test_levels_for_height() -> None:
-    assert levels_for_height(11) == 4
-    assert levels_for_height(44) == 21
-    assert levels_for_height(1) == 0
-
-
-def test_ladder_puts_best_prices_in_the_middle() -> None:
-    book = _book()
-    ladder = build_ladder(book, 5, _info(book.id))
-    assert [row.price for row in ladder.asks] == [
-        format_decimal(price) for price, _ in reversed(book.asks[:5])
-    ]
-    assert ladder.asks[-1].price == format_decimal(book.asks[0][0])
-    assert ladder.bids[0].price == format_decimal(book.bids[0][0])
-    assert len(ladder.bids) == 5
-    largest = max(Decimal(size) for _, size in book.asks[:5] + book.bids[:5])
-    assert max(row.fill for row in ladder.asks + ladder.bids) == 1.0
-    assert any(Decimal(row.size) == largest for row in ladder.asks + ladder.bids)
-
-
-def test_ladder_totals_are_cumulative_and_exact() -> None:
-    book = BookSnapshot(
-        id="X.SIM", ts_event=0, seq=1, bids=[("100", "0.1"), ("99", "0.2")], asks=[("101", "0.3")]
-    )
-    ladder = build_ladder(book, 10)
-    assert [row.total for row in ladder.bids] == ["0.1", "0.3"]  # not 0.30000000000000004
-    assert ladder.spread is not None and ladder.spread.price == "1"
-    assert ladder.spread.ticks is None  # no instrument info, no tick grid
-
-
-def test_spread_ticks_cross_tick_bands() -> None:
-    info = _info("005930.SIM")  # KRX: tick 50 below 50,000, tick 100 from 50,000
-    book = BookSnapshot(id=info.id, ts_event=0, seq=1, bids=[("49950", "1")], asks=[("50100", "1")])
-    spread = build_ladder(book, 1, info).spread
-    assert spread is not None
-    assert spread.price == "150"
-    assert spread.ticks == 2  # 49,950 -> 50,000 -> 50,100
-    assert spread.bps == "30.0"
-
-
-def test_crossed_book_is_flagged() -> None:
-    book = BookSnapshot(id="X.SIM", ts_event=0, seq=1, bids=[("101", "1")], asks=[("100", "1")])
-    spread = build_ladder(book, 1).spread
-    assert spread is not None and spread.crossed
-
-
 # --- engine presence ------------------------------------------------------------------------
 
 
@@ -186,6 +135,12 @@ def test_presence_tick_age_and_staleness() -> None:
 # --- messages -------------------------------------------------------------------------------
 
 
+def _book(instrument_id: str = "KRW-BTC.SIM") -> BookSnapshot:
+    return next(
+        p for p in snapshot_payloads() if isinstance(p, BookSnapshot) and p.id == instrument_id
+    )
+
+
 def test_high_rate_messages_replace_only_their_own_kind() -> None:
     btc, eth = _book("KRW-BTC.SIM"), _book("KRW-ETH.SIM")
     assert BookUpdated(btc).can_replace(BookUpdated(btc))
@@ -215,3 +170,120 @@ def test_watchlist_columns_follow_the_width() -> None:
     assert {"bid", "ask", "name"} <= set(wide)
     widest, name_width = _layout(200)
     assert "trades" in widest and name_width == 24
+
+
+# --- status line layout ---------------------------------------------------------------------
+
+
+def _plain_style(name: str) -> Style:
+    return Style()
+
+
+def test_kept_parts_keep_their_place_and_optional_ones_fill_what_is_left() -> None:
+    parts = [
+        Part(" RUNNING ", "", "state", keep=True, separator=False),
+        Part(
+            " KILL: a very long reason that would push everything off ",
+            "",
+            "kill",
+            keep=True,
+            minimum=6,
+        ),
+        Part("tick ", "0.1s", "age", keep=True),
+        Part("feed ", "ok", "feed", keep=True),
+        Part("", "UPBIT LIVE armed", "live", keep=True, minimum=5),
+        Part("PnL ", "+1,500 KRW", "profit", rank=1),
+        Part("broker ", "127.0.0.1:1883", "value", rank=7),
+    ]
+    text = lay_out(parts, 60, _plain_style).plain
+    assert len(text) <= 60
+    for piece in (" RUNNING ", "KILL", "tick 0.1s", "feed ok", "UPBIT LIVE armed"):
+        assert piece in text, text
+    assert "…" in text  # the kill reason was shortened, not the rest pushed off
+    assert "broker" not in text
+    wide = lay_out(parts, 200, _plain_style).plain
+    assert "PnL +1,500 KRW" in wide and "broker 127.0.0.1:1883" in wide
+    assert wide.index("feed ok") < wide.index("UPBIT") < wide.index("PnL")  # fixed order
+
+
+def test_venue_modes_from_status_feeds_and_risk() -> None:
+    feeds = FeedsHealth(
+        ts=0,
+        feeds=[
+            FeedHealthRow(venue="UPBIT", state="live", mode="live", last_message_ns=None,
+                          age_ms=None, connects=1, reconnects=0, gaps=0, malformed=0),
+            FeedHealthRow(venue="BINANCE", state="live", mode="paper", last_message_ns=None,
+                          age_ms=None, connects=1, reconnects=0, gaps=0, malformed=0),
+        ],
+    )  # fmt: skip
+    modes = venue_modes(["SIM", "UPBIT", "BINANCE"], feeds, armed=["UPBIT"])
+    assert [mode.label for mode in modes] == ["SIM paper", "UPBIT LIVE armed", "BINANCE paper"]
+    assert venue_modes(["SIM"], None)[0] == VenueMode("SIM", "paper")
+    assert venue_modes(["SIM"], None, armed=["SIM"])[0].armed is False  # paper is never armed
+
+
+# --- words ----------------------------------------------------------------------------------
+
+
+def test_one_spelling_of_cancelled_in_what_the_user_reads() -> None:
+    assert spelled("Canceled on the venue") == "Cancelled on the venue"
+    text = "canceling 3 orders; cancelled; cancel"
+    assert spelled(text) == "cancelling 3 orders; cancelled; cancel"
+
+
+def test_titles_count_every_row_listed() -> None:
+    assert positions_title(2, 1) == "Positions · 2 open · 1 closed"
+    assert positions_title(0, 0) == "Positions"
+    assert orders_title(2, 3) == "Orders · 2 open · 3 closed"
+
+
+# --- the engine launcher's start-failure watch ----------------------------------------------
+
+
+def _child(tmp_path: Path, script: str) -> SpawnedEngine:
+    log_path = tmp_path / "engine.log"
+    log_path.write_text("2026-01-01 00:00:00,000 ERROR   stom.engine: an earlier run\n")
+    offset = log_path.stat().st_size
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=log_file, stderr=log_file)
+    return SpawnedEngine(process, log_path, offset)
+
+
+def test_a_child_that_logs_an_error_and_exits_is_a_failure_with_its_line(tmp_path: Path) -> None:
+    script = (
+        "import sys, time; print('2026-01-01 00:00:01,000 INFO    stom.engine: starting');"
+        "print('2026-01-01 00:00:02,000 ERROR   stom.engine: cannot start the engine: UPBIT:"
+        " cannot load instruments from http://x after 3 tries: ConnectError', flush=True);"
+        "sys.exit(1)"
+    )
+    engine = _child(tmp_path, script)
+    engine.process.wait(30)
+    failure = engine.failure()
+    assert failure is not None and failure.exited
+    assert failure.reason.startswith("engine exited with code 1: cannot start the engine")
+    assert failure.log_line is not None and "an earlier run" not in failure.log_line
+    assert "venue did not answer" in failure.hint
+    assert failure.log_path == str(tmp_path / "engine.log")
+
+
+def test_a_child_that_runs_is_no_failure_and_one_that_dies_silently_is(tmp_path: Path) -> None:
+    quiet = _child(tmp_path, "import time; time.sleep(30)")
+    try:
+        assert quiet.failure() is None
+        quiet.mark_running()
+        assert quiet.failure() is None
+    finally:
+        quiet.process.kill()
+        quiet.process.wait()
+    silent = _child(tmp_path, "import sys; sys.exit(3)")
+    silent.process.wait(30)
+    failure = silent.failure()
+    assert failure is not None
+    assert failure.reason == "engine exited with code 3 before it was running"
+
+
+def test_hints_name_what_to_do() -> None:
+    assert "Another engine" in hint_for("an engine is already running in namespace 'x'")
+    assert "port" in hint_for("OSError: [Errno 98] Address already in use")
+    assert "config.toml" in hint_for("configuration error: [risk] max_order_notional")
+    assert hint_for("something else") == DEFAULT_HINT

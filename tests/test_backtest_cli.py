@@ -76,3 +76,16 @@ def test_bad_input_is_named_and_changes_nothing(tmp_path: Path) -> None:
     bad_symbol = stom(tmp_path, "data", "sample", "--instruments", "NOPE")
     assert bad_symbol.returncode == 2 and "NOPE" in bad_symbol.stderr
     assert not (tmp_path / "data" / "backtests").exists()
+
+
+def test_a_run_whose_every_order_is_denied_says_why_and_fails(tmp_path: Path) -> None:
+    sample = stom(tmp_path, "data", "sample", "--days", "1", "--minutes", "1",
+                  "--instruments", "KRW-BTC", "--seed", "3")  # fmt: skip
+    assert sample.returncode == 0, sample.stderr
+    run = stom(tmp_path, "--set", 'risk.max_order_notional={KRW="1000"}', "backtest",
+               str(STRATEGIES / "two_ma.py"), "--data", str(tmp_path / "data" / "ticks"),
+               "--param", "fast=4", "--param", "slow=12",
+               "--instrument", "KRW-BTC.SIM")  # fmt: skip
+    assert run.returncode == 1, run.stdout
+    assert "orders were denied" in run.stderr and "max_order_notional" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -14,6 +14,7 @@ from engine.backtest.run import run_backtest
 from engine.backtest.trades import FillRecord
 from engine.config.settings import JournalSettings, PaperSettings, Settings
 from engine.domain.clock import TestClock
+from engine.domain.instrument import Instrument
 from engine.domain.market_data import MarketBatch
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
 from engine.market_state import MarketState
@@ -31,14 +32,19 @@ SECONDS = 90
 
 
 def paper_run(
-    root: Path, tmp: Path, strategy_file: Path, params: dict[str, int | float], latency_ms: float
+    root: Path,
+    tmp: Path,
+    strategy_file: Path,
+    params: dict[str, int | float],
+    latency_ms: float,
+    instruments: list[Instrument] | None = None,
 ) -> tuple[list[tuple[object, ...]], int]:
     """The live-style path, recording what it sees; returns its fills and order count."""
     settings = Settings(
         journal=JournalSettings(file=str(tmp / "paper-journal.sqlite")),
         paper=PaperSettings(order_latency_ms=latency_ms),
     )
-    instruments = [sim_instrument("KRW-BTC"), sim_instrument("KRW-ETH")]
+    instruments = instruments or [sim_instrument("KRW-BTC"), sim_instrument("KRW-ETH")]
     market = MarketState()
     indexes = [market.add(instrument) for instrument in instruments]
     simulator = MarketSimulator(instruments, indexes, seed=11, rate=300, start_ns=START)

@@ -61,10 +61,10 @@ async def test_console_follows_engine_death_rebirth_and_broker_restart(broker: B
             await until(pilot, lambda: all(prices(app).values()), 10, "prices in every row")
             first = prices(app)
             await until(pilot, lambda: prices(app) != first, 10, "a price to change")
-            book = await until(pilot, lambda: app.order_book.book, 10, "an order book")
+            book = await until(pilot, lambda: app.ladder.book, 10, "an order book")
             assert len(book.bids) >= 10 and len(book.asks) >= 10
             seq = book.seq
-            await until(pilot, lambda: app.order_book.book.seq > seq, 10, "the book to move")
+            await until(pilot, lambda: app.ladder.book.seq > seq, 10, "the book to move")
             assert app.refresh_health().state == "running"
 
             # kill -9: offline within the keepalive (heartbeat watchdog; the will follows).

@@ -5,10 +5,12 @@ holds no secret."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -50,6 +52,20 @@ def write_config(tmp: Path, bot: FakeTelegram, smtp: FakeSmtp) -> tuple[Path, Pa
     return config, secrets
 
 
+@contextlib.contextmanager
+def alerting(tmp: Path) -> Iterator[tuple[FakeTelegram, FakeSmtp, Path, Path]]:
+    """A fake Telegram bot API and SMTP server, the config that alerts through both (its keys in
+    a secrets file) and an empty data folder: ``(bot, smtp, config, data)``."""
+    with (
+        FakeTelegram(TOKEN, tmp / "tg") as bot,
+        FakeSmtp(SMTP_USER, SMTP_PASSWORD, tmp / "smtp") as smtp,
+    ):
+        config, _ = write_config(tmp, bot, smtp)
+        data = tmp / "data"
+        data.mkdir()
+        yield bot, smtp, config, data
+
+
 async def until(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -77,14 +93,9 @@ async def test_engine_alerts_commands_and_rotated_json_logs(
     mosquitto: Broker, tmp_path: Path
 ) -> None:
     namespace = unique_namespace()
-    with (
-        FakeTelegram(TOKEN, tmp_path / "tg") as bot,
-        FakeSmtp(SMTP_USER, SMTP_PASSWORD, tmp_path / "smtp") as smtp,
-    ):
-        config, _ = write_config(tmp_path, bot, smtp)
-        (tmp_path / "data").mkdir()
+    with alerting(tmp_path) as (bot, smtp, config, data):
         engine = EngineProcess(
-            mosquitto.url, namespace, data_dir=tmp_path / "data", extra=["--config", str(config)]
+            mosquitto.url, namespace, data_dir=data, extra=["--config", str(config)]
         ).start()
         try:
             await until(lambda: with_text(bot, CHAT, "started on"))

@@ -8,7 +8,7 @@ from engine.market_state import MarketState
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
 from engine.protocol.codec import decode
-from engine.protocol.topics import Topics
+from engine.protocol.topics import TIMEFRAMES, Topics
 from tests.test_engine_market_state import stock
 
 
@@ -66,8 +66,7 @@ def test_publisher_sends_only_what_changed() -> None:
         topics.tickers,
         topics.book(iid),
         topics.trades(iid),
-        topics.bar("1s", iid),
-        topics.bar("1m", iid),
+        *(topics.bar(tf, iid) for tf in TIMEFRAMES),
     }
     ticker = decode(out[topics.tickers].data, p.Tickers).tickers[0]
     assert (ticker.last, ticker.change_pct, ticker.spread, ticker.volume) == (

@@ -29,7 +29,7 @@ from engine.domain.orders import (
 )
 from engine.domain.positions import Position
 from engine.journal import Journal, recover
-from tests.test_journal import (
+from tests.support.journal_events import (
     BTC,
     SAMSUNG,
     accepted,

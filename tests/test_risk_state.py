@@ -86,9 +86,13 @@ def test_payload_carries_daily_pnl_drawdown_limits_and_stale_feeds() -> None:
         gross_exposure="12500000.5",
         max_gross_exposure="300000000",
         currency="KRW",
+        max_order_notional="50000000",
+        max_position_notional="100000000",
+        price_band_pct="5",
     )
     assert b"E+" not in encode(payload)
     empty = RiskState().to_payload(
         1, limits, currency="USDT", open_orders=0, gross_exposure=Decimal(0)
     )
     assert (empty.daily_pnl, empty.drawdown, empty.daily_loss_limit) == ("0", "0", "0")
+    assert (empty.max_order_notional, empty.max_position_notional) == (None, None)

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from engine.backtest.sample_data import write_sample
+from engine.backtest.service import BacktestService
 from engine.commands import CommandRouter
 from engine.config.settings import DataSettings, Settings
 from engine.config.strategy_settings import StrategiesSettings
@@ -21,7 +22,6 @@ from engine.protocol import payloads as p
 from engine.protocol.codec import decode
 from engine.protocol.strategies import BacktestProgress, BacktestResult
 from engine.protocol.topics import Topics
-from engine.strategy.backtests import BacktestService
 from tests.support.strategy_desk import STRATEGIES
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ async def test_bad_requests_are_rejected_with_the_reason(data_dir: Path) -> None
     for args, reason in (
         ({"strategy": "../evil.py"}, "strategy: expected a .py file in"),
         ({"strategy": "nope.py"}, "nope.py does not exist"),
-        ({"strategy": "tick_momentum.py", "params": "x"}, "bad backtest arguments"),
+        ({"strategy": "tick_momentum.py", "params": "x"}, "args.params: expected `object"),
     ):
         reply = await harness.command("backtest.run", **args)
         assert reply.status == "rejected" and reason in (reply.reason or ""), reply.reason

@@ -1,4 +1,6 @@
-"""The real ``stom`` command in a real terminal (tmux): start, watch, use keys, quit."""
+"""The real ``stom`` command in a real terminal (tmux): start, watch, use keys, quit; and trade
+from the price ladder (limit at the cursor, marked, cancelled at the cursor, a cross filled and
+in Positions)."""
 
 from __future__ import annotations
 
@@ -95,7 +97,8 @@ def stom_command() -> str:
     return script if os.path.exists(script) else f"{sys.executable} -m engine"
 
 
-def test_stom_from_start_to_quit(tmux: Tmux, tmp_path: Path) -> None:
+def start_stom(tmux: Tmux, tmp_path: Path) -> tuple[int, Path]:
+    """``stom`` on a fresh config in ``tmp_path``: (its embedded broker's port, exit file)."""
     port = free_port()
     namespace = tmux.marker
     config = tmp_path / "config.toml"
@@ -109,6 +112,20 @@ def test_stom_from_start_to_quit(tmux: Tmux, tmp_path: Path) -> None:
         f"sh -c 'cd {tmp_path} && {command}; echo $? > {exit_file}'",
         {"HOME": str(tmp_path), "TERM": "xterm-256color"},
     )
+    return port, exit_file
+
+
+def wait_exit(tmux: Tmux, exit_file: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and tmux.pane("#{pane_dead}") != "1":
+        time.sleep(0.1)
+    assert tmux.pane("#{pane_dead}") == "1", tmux.screen()
+    # stom's own exit status, as the shell saw it (128 + n if a signal had killed it).
+    assert exit_file.read_text().strip() == "0", tmux.screen()
+
+
+def test_stom_from_start_to_quit(tmux: Tmux, tmp_path: Path) -> None:
+    port, exit_file = start_stom(tmux, tmp_path)
     # A living market: instruments with prices, the engine running, the embedded broker shown.
     tmux.wait_screen(
         lambda s: (
@@ -129,14 +146,94 @@ def test_stom_from_start_to_quit(tmux: Tmux, tmp_path: Path) -> None:
     tmux.keys("Escape")
     tmux.wait_screen(lambda s: "Esc closes" not in s and "KRW-BTC" in s)
     time.sleep(0.3)  # let the screen switch settle, as a person's next key press would
-    # Quit: the app exits cleanly and stops the engine and the broker it started.
+    # Quit: nothing open, so the app exits cleanly and stops the engine and broker it started.
     tmux.keys("q")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and tmux.pane("#{pane_dead}") != "1":
-        time.sleep(0.1)
-    assert tmux.pane("#{pane_dead}") == "1", tmux.screen()
-    # stom's own exit status, as the shell saw it (128 + n if a signal had killed it).
-    assert exit_file.read_text().strip() == "0", tmux.screen()
+    wait_exit(tmux, exit_file)
     assert not broker_answers("127.0.0.1", port)
-    engine_log = (tmp_path / "data" / "logs" / f"engine-{namespace}.log").read_text()
+    engine_log = (tmp_path / "data" / "logs" / f"engine-{tmux.marker}.log").read_text()
     assert "stopped" in engine_log and "Traceback" not in engine_log
+
+
+LADDER_WIDTH = 46
+"""The ladder's columns at 160 wide (styles/app.tcss): it is the screen's left edge."""
+OPEN_BUY = re.compile(r"KRW-BTC\.SIM\s+buy\s+(\d{1,3}(?:,\d{3})+)\s+[\d.]+\s+0\s+open")
+FILLED_BUY = re.compile(r"KRW-BTC\.SIM\s+buy\s+[\d,]+\s+([\d.]+)\s+\1\s+filled")
+
+
+def ladder_row(screen: str, price: str) -> list[str] | None:
+    """The ladder's row at ``price`` as its cells: [own bid, Σbid, price, …] (empty cells
+    left out), or None when the price is not on screen."""
+    for line in screen.splitlines():
+        cells = line[:LADDER_WIDTH].strip("│╭╰ ").split()
+        if price in cells:
+            return cells
+    return None
+
+
+def ladder_text(screen: str) -> str:
+    return "\n".join(line[:LADDER_WIDTH] for line in screen.splitlines())
+
+
+def status_line(screen: str) -> str:
+    lines = screen.rstrip("\n").splitlines()
+    return lines[-2] if len(lines) >= 2 else ""
+
+
+def confirm_order(tmux: Tmux, *keys: str) -> None:
+    """Press ``keys`` (an order key on the ladder) and confirm the order it asks about; pressed
+    again if no confirm shows (a key that came before the ladder's first book rings the bell)."""
+    for _ in range(5):
+        # Entries wait while market data is stale (a loaded machine can lag the simulator).
+        tmux.wait_screen(lambda s: "stale" not in status_line(s), timeout=30)
+        tmux.keys(*keys)
+        try:
+            tmux.wait_screen(lambda s: "Buy from the ladder" in s, timeout=5)
+        except AssertionError:
+            continue
+        tmux.keys("Enter")
+        tmux.wait_screen(lambda s: "Buy from the ladder" not in s, timeout=5)
+        return
+    raise AssertionError(f"no confirm after {keys}:\n{tmux.screen()}")
+
+
+def own_bid_at(screen: str, price: str) -> bool:
+    """The own-orders column left of the bid sizes shows a quantity at ``price``."""
+    cells = ladder_row(screen, price)
+    return cells is not None and cells.index(price) == 2
+
+
+def test_trade_from_the_ladder(tmux: Tmux, tmp_path: Path) -> None:
+    _, exit_file = start_stom(tmux, tmp_path)
+    tmux.wait_screen(lambda s: "running" in s.lower() and "Ladder · KRW-BTC.SIM" in s, 30)
+    tmux.wait_screen(lambda s: len(PRICE.findall(ladder_text(s))) >= 20)
+    # Focus the ladder, move the cursor thirty ticks below the touch, buy a limit there (far
+    # enough that the simulator's drift does not fill it before the cancel below).
+    tmux.keys("L")
+    tmux.wait_screen(lambda s: "Buy at cursor" in s)  # the key bar shows the ladder's keys
+    tmux.keys("PageDown", "PageDown", "PageDown")
+    confirm_order(tmux, "b")
+    screen = tmux.wait_screen(lambda s: OPEN_BUY.search(s) is not None)
+    match = OPEN_BUY.search(screen)
+    assert match is not None
+    price = match.group(1)
+    # Marked in the ladder's own-orders column, at its price.
+    tmux.wait_screen(lambda s: own_bid_at(s, price))
+    # Cancelled at the cursor: the mark goes, the order is cancelled.
+    tmux.keys("c")
+    tmux.wait_screen(lambda s: not OPEN_BUY.search(s) and "cancelled" in s)
+    tmux.wait_screen(lambda s: not own_bid_at(s, price))
+    # Cross: buy IOC at the best ask, until one fills (the touch may move before it arrives).
+    for _ in range(5):
+        confirm_order(tmux, "-l", "{")
+        try:
+            tmux.wait_screen(lambda s: FILLED_BUY.search(s) is not None, timeout=10)
+            break
+        except AssertionError:
+            continue
+    screen = tmux.wait_screen(lambda s: "Positions · 1 open" in s)
+    assert re.search(r"KRW-BTC\.SIM\s+0\.\d+", screen.split("Positions · 1 open")[1])
+    # Quit: a position is open in the engine this console started, so it asks first.
+    tmux.keys("q")
+    tmux.wait_screen(lambda s: "Leave it running" in s or "leave it running" in s.lower())
+    tmux.keys("s")
+    wait_exit(tmux, exit_file)

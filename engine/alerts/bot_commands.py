@@ -6,13 +6,13 @@ nothing (it is only counted and logged), so a stranger who finds the bot learns 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from engine.alerts.telegram import TelegramApi, TelegramError
+from engine.backoff import Backoff
 
 log = logging.getLogger("stom.alerts")
 
@@ -50,8 +50,10 @@ class BotCommands:
         *,
         poll_timeout_s: int,
         monotonic: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
     ) -> None:
         self.api = api
+        self.backoff = backoff or Backoff(1.0, 60.0)
         self.controls = controls
         self.allowed = frozenset(chat_ids)
         self.poll_timeout_s = poll_timeout_s
@@ -61,15 +63,14 @@ class BotCommands:
         self._kill_asked: dict[int, float] = {}
 
     async def run(self) -> None:
-        backoff = 1.0
+        backoff = self.backoff
         while True:
             try:
                 updates = await self.api.get_updates(self.offset, self.poll_timeout_s)
-                backoff = 1.0
+                backoff.reset()
             except TelegramError as exc:
-                log.warning("Telegram getUpdates failed: %s; retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                log.warning("Telegram getUpdates failed: %s; retrying", exc)
+                await backoff.wait(exc.retry_after_s)  # flood control's retry_after is a floor
                 continue
             for update in updates:
                 self.offset = max(self.offset or 0, int(update.get("update_id", 0)) + 1)

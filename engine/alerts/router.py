@@ -7,9 +7,9 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.alerts.events import Alert, AlertKind
 from engine.alerts.rules import QuietHours, RateLimiter
@@ -74,7 +74,7 @@ class AlertRouter:
         self.quiet_dropped = 0
         self.watchers: list[Callable[[], list[Alert]]] = []
         """Polled once a second from the router's task (risk and feed state)."""
-        self.extra_tasks: list[Callable[[], object]] = []
+        self.extra_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         """More coroutines to run beside the channels (the Telegram command poller)."""
 
     def submit(self, kind: AlertKind, text: str) -> None:
@@ -107,7 +107,7 @@ class AlertRouter:
             for channel in self.channels:
                 group.create_task(channel.run(), name=f"alerts-{channel.name}")
             for make in self.extra_tasks:
-                group.create_task(make(), name="alerts-extra")  # type: ignore[arg-type]
+                group.create_task(make(), name="alerts-extra")
             group.create_task(self._watch(), name="alerts-watch")
             while True:
                 self.route(await self.queue.get())

@@ -23,6 +23,11 @@ MAX_TEXT = 4096
 class TelegramError(Exception):
     """The Bot API said no, or could not be reached (the message never has the token)."""
 
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        """Flood control: the Bot API's ``parameters.retry_after``, seconds before a retry."""
+
 
 class TelegramApi:
     """The few Bot API methods STOM uses."""
@@ -51,7 +56,12 @@ class TelegramApi:
             body = {}
         if response.status_code != 200 or not body.get("ok"):
             description = body.get("description") or response.reason_phrase
-            raise TelegramError(f"{method}: HTTP {response.status_code} {description}")
+            parameters = body.get("parameters")
+            retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+            raise TelegramError(
+                f"{method}: HTTP {response.status_code} {description}",
+                float(retry_after) if isinstance(retry_after, int | float) else None,
+            )
         return body.get("result")
 
     async def send_message(self, chat_id: int, text: str) -> None:

@@ -53,6 +53,23 @@ class EngineAlerts:
         self.router.submit("engine", f"Engine {engine_id} stopping.")
         await self.router.drain(DRAIN_S)
 
+    async def died(self, engine_id: str, reason: str) -> None:
+        """The engine is dying of a fault (docs/deploy.md, "When the engine dies")."""
+        self.router.submit(
+            "engine",
+            f"Engine {engine_id} DIED on {socket.gethostname()}: {reason}. It exits with an"
+            " error; a service restarts it.",
+        )
+        await self.router.drain(DRAIN_S)
+
+    def previous_died(self, engine_id: str, reason: str | None) -> None:
+        """The engine before this one ended without a clean stop (a kill -9 cannot alert)."""
+        self.router.submit(
+            "engine",
+            f"The previous engine {engine_id} ended without a clean stop:"
+            f" {reason or 'no reason known'}.",
+        )
+
     async def close(self) -> None:
         for api in self._apis:
             with contextlib.suppress(Exception):

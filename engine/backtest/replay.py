@@ -10,8 +10,10 @@ Across instruments, batches are merged by ``ts_init`` and, inside a batch, by ev
 instrument's own events keep their recorded order (the merge key is the running maximum of its
 ``ts_event``, so a venue timestamp that steps back never reorders a book).
 
-Memory: one day of every instrument (the day's merged columns), converted to Python lists a
-chunk at a time; a year of data streams through the same space.
+Memory: about one part file (one Parquet row group) per instrument at a time, merged as it is
+read (:mod:`engine.backtest.stream`), converted to Python lists a chunk at a time; a day only
+where it cannot stream (an edge day of a time window, ``ts_init`` stepping back, an optimizer's
+in-memory store). A longer day or a year of days streams through the same space.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import numpy as np
 import polars as pl
 
-from engine.domain.market_data import MarketBatch
-from engine.storage.tick_store import TickStore
+from engine.backtest.stream import stream_day, streamable
+from engine.backtest.time_range import TimeRange
+from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, MarketBatch
+from engine.storage.tick_store import TickStore, book_after
 
 CHUNK_ROWS = 65_536
 """Rows converted to Python lists at a time (cut at a batch boundary)."""
@@ -32,11 +37,14 @@ CHUNK_ROWS = 65_536
 
 @dataclass(frozen=True, slots=True)
 class ReplayPlan:
-    """What a replay covers: instruments (with the engine's indexes) and days."""
+    """What a replay covers: instruments (with the engine's indexes), days, and the window
+    ``[start_ns, end_ns)`` inside them (None: the days whole)."""
 
     instrument_ids: tuple[str, ...]
     indexes: tuple[int, ...]
     days: tuple[date, ...]
+    start_ns: int | None = None
+    end_ns: int | None = None
 
 
 def plan_replay(
@@ -45,10 +53,20 @@ def plan_replay(
     indexes: Sequence[int],
     start: date | None,
     end: date | None,
+    window: TimeRange | None = None,
 ) -> ReplayPlan:
+    """The stored days between ``start`` and ``end`` (or those ``window`` touches)."""
+    if window is not None:
+        start, end = window.first_day, window.last_day
     days = sorted({day for iid in instrument_ids for day in store.days(iid)})
     chosen = [d for d in days if (start is None or d >= start) and (end is None or d <= end)]
-    return ReplayPlan(tuple(instrument_ids), tuple(indexes), tuple(chosen))
+    return ReplayPlan(
+        tuple(instrument_ids),
+        tuple(indexes),
+        tuple(chosen),
+        window.start_ns if window else None,
+        window.end_ns if window else None,
+    )
 
 
 def count_rows(store: TickStore, plan: ReplayPlan) -> int:
@@ -61,13 +79,35 @@ def count_rows(store: TickStore, plan: ReplayPlan) -> int:
     return total
 
 
+def instruments_without_book(store: TickStore, plan: ReplayPlan) -> list[str]:
+    """Instruments whose planned days hold no book level at all (trades only).
+
+    The paper fill model walks the book, so on such data every order would be refused or rest
+    forever and the run would "succeed" with no trades; the backtest stops instead."""
+    missing = []
+    for iid in plan.instrument_ids:
+        paths = [part.path for day in plan.days for part in store.parts(iid, day)]
+        if not paths:
+            continue
+        levels = (
+            pl.scan_parquet(paths)
+            .filter(pl.col("kind") == BOOK_LEVEL)
+            .select(pl.len())
+            .collect()
+            .item()
+        )
+        if not levels:
+            missing.append(iid)
+    return missing
+
+
 def read_day_merged(
     store: TickStore, plan: ReplayPlan, day: date, has_book: list[bool]
 ) -> pl.DataFrame:
     """One day of every instrument, in replay order (see the module docstring)."""
     frames = []
     for position, (iid, index) in enumerate(zip(plan.instrument_ids, plan.indexes, strict=True)):
-        frame = store.read_day(iid, day, has_book=has_book[position])
+        frame = _in_window(store.read_day(iid, day, has_book=has_book[position]), plan)
         if not frame.height:
             continue
         has_book[position] = True
@@ -89,46 +129,109 @@ def read_day_merged(
     return merged.sort(["ts_init", "order_key"], maintain_order=True)
 
 
+def _in_window(frame: pl.DataFrame, plan: ReplayPlan) -> pl.DataFrame:
+    """The rows of ``frame`` inside the plan's window. Events before its start are folded into
+    one book snapshot at the start: the book is whole when the window opens, and no strategy
+    sees a trade or a book change from before it."""
+    if plan.end_ns is not None and frame.height:
+        frame = frame.filter(pl.col("ts_event") < plan.end_ns)
+    start = plan.start_ns
+    if start is None or not frame.height or frame["ts_event"][0] >= start:
+        return frame
+    before = frame.filter(pl.col("ts_event") < start)
+    after = frame.filter(pl.col("ts_event") >= start)
+    bids, asks = book_after(before)
+    levels = [(0, p, q) for p, q in sorted(bids.items(), reverse=True)]
+    levels += [(1, p, q) for p, q in sorted(asks.items())]
+    stamp = min(start, cast(int, after["ts_init"].min())) if after.height else start
+    count = len(levels) + 1
+    snapshot = pl.DataFrame(
+        {
+            "ts_event": pl.Series([start] * count, dtype=pl.Int64()),
+            "ts_init": pl.Series([stamp] * count, dtype=pl.Int64()),
+            "kind": pl.Series([BOOK_CLEAR] + [BOOK_LEVEL] * len(levels), dtype=pl.Int8()),
+            "side": pl.Series([0] + [side for side, _, _ in levels], dtype=pl.Int8()),
+            "price": pl.Series([0] + [p for _, p, _ in levels], dtype=pl.Int64()),
+            "size": pl.Series([0] + [q for _, _, q in levels], dtype=pl.Int64()),
+            "snapshot": pl.Series([True] * count, dtype=pl.Boolean()),
+        }
+    )
+    return pl.concat([snapshot, after.select(snapshot.columns)], how="vertical")
+
+
 def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, MarketBatch, int]]:
     """Yield ``(ts_init, batch, rows read so far)`` for every recorded batch, in order.
 
-    The same :class:`MarketBatch` object is refilled for each batch: use it before the next.
+    The batch is refilled in place for the next one (its columns too): use it before the next.
+    A one-event batch (most batches of a real feed: one trade, one book message) is the same
+    object every time, its one-element columns overwritten: nothing is allocated for it.
     """
     has_book = [False] * len(plan.instrument_ids)
     batch = MarketBatch()
+    single = MarketBatch()
+    single.append(0, 0, 0, 0, 0, 0)
+    one_kind, one_instrument, one_side = single.kind, single.instrument, single.side
+    one_price, one_size, one_ts = single.price, single.size, single.ts_event
     rows_done = 0
     for day in plan.days:
-        merged = read_day_merged(store, plan, day, has_book)
-        if not merged.height:
-            continue
-        init = merged["ts_init"].to_numpy()
-        starts = np.flatnonzero(np.diff(init)) + 1
-        bounds = [0, *starts.tolist(), merged.height]
-        bound_array = np.asarray(bounds)
-        del init, starts
-        first = 0
-        while first < len(bounds) - 1:
-            # A chunk of whole batches: from bounds[first] up to about CHUNK_ROWS rows.
-            last = int(np.searchsorted(bound_array, bounds[first] + CHUNK_ROWS, side="right")) - 1
-            last = max(last, first + 1)
-            offset, stop = bounds[first], bounds[last]
-            chunk = merged.slice(offset, stop - offset)
+        chunks = None
+        if streamable(store, day, plan.start_ns, plan.end_ns):
+            chunks = stream_day(store, plan.instrument_ids, plan.indexes, day, has_book)
+        if chunks is None:
+            chunks = _day_chunks(read_day_merged(store, plan, day, has_book))
+        for chunk in chunks:
+            init = chunk["ts_init"].to_numpy()
+            cuts = np.flatnonzero(np.diff(init)) + 1
+            # Each batch's first row, end and ts_init, made in numpy: the loop only reads them.
+            starts = [0, *cuts.tolist()]
+            ends = [*cuts.tolist(), chunk.height]
+            inits = init[starts].tolist()
+            del init, cuts
             kinds = chunk["kind"].to_list()
             instruments = chunk["instrument"].to_list()
             sides = chunk["side"].to_list()
             prices = chunk["price"].to_list()
             sizes = chunk["size"].to_list()
             times = chunk["ts_event"].to_list()
-            inits = chunk["ts_init"].to_list()
-            for group in range(first, last):
-                a, b = bounds[group] - offset, bounds[group + 1] - offset
+            for a, b, ts_init in zip(starts, ends, inits, strict=True):
+                if b - a == 1:
+                    if len(one_kind) != 1:  # a consumer changed it (a crossed-book rewrite)
+                        single = MarketBatch()
+                        single.append(0, 0, 0, 0, 0, 0)
+                        one_kind, one_instrument, one_side = (
+                            single.kind,
+                            single.instrument,
+                            single.side,
+                        )
+                        one_price, one_size, one_ts = single.price, single.size, single.ts_event
+                    one_kind[0] = kinds[a]
+                    one_instrument[0] = instruments[a]
+                    one_side[0] = sides[a]
+                    one_price[0] = prices[a]
+                    one_size[0] = sizes[a]
+                    one_ts[0] = times[a]
+                    yield ts_init, single, rows_done + b
+                    continue
                 batch.kind = kinds[a:b]
                 batch.instrument = instruments[a:b]
                 batch.side = sides[a:b]
                 batch.price = prices[a:b]
                 batch.size = sizes[a:b]
                 batch.ts_event = times[a:b]
-                yield inits[a], batch, rows_done + b
-            rows_done += stop - offset
-            first = last
-        del merged
+                yield ts_init, batch, rows_done + b
+            rows_done += chunk.height
+
+
+def _day_chunks(merged: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """A whole merged day as chunks of whole batches of about ``CHUNK_ROWS`` rows."""
+    if not merged.height:
+        return
+    init = merged["ts_init"].to_numpy()
+    bounds = np.asarray([0, *(np.flatnonzero(np.diff(init)) + 1).tolist(), merged.height])
+    del init
+    first = 0
+    while first < len(bounds) - 1:
+        last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ROWS, side="right")) - 1
+        last = max(last, first + 1)
+        yield merged.slice(int(bounds[first]), int(bounds[last] - bounds[first]))
+        first = last

@@ -19,13 +19,16 @@ class BacktestRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Where results are stored (``<data.dir>/backtests`` by default)."""
     strategy_class: str | None = None
     """The class to run when the file defines several."""
-    params: dict[str, int | float] = msgspec.field(default_factory=dict)
+    params: dict[str, bool | int | float | str] = msgspec.field(default_factory=dict)
     instruments: list[str] = msgspec.field(default_factory=list)
     """Instrument ids to replay and trade (empty: the strategy's own, else every recorded one)."""
     start: str | None = None
-    """First day, ``YYYY-MM-DD`` (UTC), inclusive; None: the first recorded day."""
+    """First day ``YYYY-MM-DD`` (inclusive) or date-time ``YYYY-MM-DDTHH:MM[:SS]`` in ``tz``;
+    None: the first recorded day (see :mod:`engine.backtest.time_range`)."""
     end: str | None = None
-    """Last day, inclusive; None: the last recorded day."""
+    """Last day (inclusive) or date-time (exclusive) in ``tz``; None: the last recorded day."""
+    tz: str = "UTC"
+    """The IANA zone ``start`` and ``end`` are read in (an offset in the text wins)."""
     max_order_notional: str | None = None
     """The strategy's own budget (quote currency); None: only the engine's risk limits."""
     max_position_notional: str | None = None
@@ -41,7 +44,7 @@ class BacktestSummary(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     strategy: str
     strategy_file: str
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     instruments: list[str]
     start: str | None
     end: str | None

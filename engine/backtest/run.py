@@ -3,10 +3,13 @@ paper trading, on a clock set from the recording.
 
 For each recorded batch (see :mod:`engine.backtest.replay`), in order:
 
-1. orders falling due on the paper exchange before the batch's time run first (the clock set to
-   each due time, ``StrategyRunner.pump``), as the node's loop cuts its market source there;
-2. the clock is set to the batch's ``ts_init`` and ``StrategyRunner.process_batch`` runs:
-   market state, the paper exchange's fills, strategy callbacks, the OMS pump.
+1. orders falling due on the paper exchange before the batch's time run first (the clock at
+   each due time, ``TickPipeline.pump``), as the node's loop cuts its market source there;
+2. ``TickPipeline.process_batch`` runs at the batch's ``ts_init``: market state, the paper
+   exchange's fills, strategy callbacks, the OMS pump.
+
+The clock (:class:`ReplayClock`) reads the pipeline's batch time: the time of the step being
+processed, which only moves forward; nothing sets a second clock per batch.
 
 The journal is a temporary SQLite file (WAL, not fsynced on commit) removed at the end. Memory is
 bounded: one day of ticks (the replay), the equity curve (:class:`EquitySampler`), and the
@@ -22,24 +25,31 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
-from engine.backtest.replay import ReplayPlan, count_rows, plan_replay, replay_batches
+from engine.backtest.replay import (
+    ReplayPlan,
+    count_rows,
+    instruments_without_book,
+    plan_replay,
+    replay_batches,
+)
 from engine.backtest.request import BacktestRequest, BacktestSummary
+from engine.backtest.time_range import parse_time_range
 from engine.backtest.trades import FillRecord, RoundTrip, exposure_ns, round_trips
 from engine.config.settings import JournalSettings, Settings
-from engine.domain.clock import TestClock
 from engine.domain.fixed_point import from_raw
 from engine.domain.instrument import Instrument
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled, OrderStatus
 from engine.market_state import MarketState
 from engine.oms.oms import Oms
 from engine.oms.startup import open_trading_core
+from engine.pipeline import BatchClock, TickPipeline
 from engine.storage.tick_store import TickStore, day_start_ns
 from engine.strategy.api import Strategy
 from engine.strategy.context import StrategyBudget
@@ -51,6 +61,22 @@ Progress = Callable[[int, int], None]
 
 QUIET_LOGGERS = ("stom.oms",)
 """Per-order log lines (fills, denials) would swamp a backtest; its results hold them all."""
+
+
+class ReplayClock:
+    """The backtest's clock: the time of the batch (or venue step) the pipeline is processing.
+
+    Before the runner exists it reads its own start time; :class:`_Run` then points it at the
+    runner's :class:`~engine.pipeline.BatchClock`, which the pipeline moves forward at each step
+    (never back), as a :class:`~engine.domain.clock.TestClock` set to each step's time would."""
+
+    __slots__ = ("time",)
+
+    def __init__(self, start_ns: int) -> None:
+        self.time = BatchClock(start_ns)
+
+    def now_ns(self) -> int:
+        return self.time.ns
 
 
 @dataclass
@@ -84,14 +110,22 @@ def run_backtest(
     instruments = [store.instrument(iid) for iid in ids]
     currency = _currency(instruments)
     initial = _initial_equity(settings, currency)
-    start, end = _day(request.start, "start"), _day(request.end, "end")
+    window = parse_time_range(request.start, request.end, request.tz)
     market = MarketState(trade_ring=16, bar_history=2, track_bars=False)
     indexes = [market.add(instrument) for instrument in instruments]
-    plan = plan_replay(store, ids, indexes, start, end)
+    plan = plan_replay(store, ids, indexes, None, None, window)
     if not plan.days:
         raise ValueError(
             f"no recorded data for {', '.join(ids)} in {request.data_dir} "
             f"between {request.start or 'the first day'} and {request.end or 'the last day'}"
+        )
+    bookless = instruments_without_book(store, plan)
+    if bookless:
+        raise ValueError(
+            f"{', '.join(bookless)} in {request.data_dir} has trades but no order book between "
+            f"{request.start or 'the first day'} and {request.end or 'the last day'}: the paper "
+            "fill model fills against the book, so no order could fill; record or import quotes "
+            "or book levels with the trades"
         )
     total_rows = count_rows(store, plan)
     with tempfile.TemporaryDirectory(prefix="stom-backtest-") as folder, _quiet():
@@ -100,8 +134,10 @@ def run_backtest(
             # A scratch journal: nothing to survive a crash for, so no fsync.
             journal=JournalSettings(file=str(Path(folder) / "journal.sqlite"), synchronous="off"),
         )
-        clock = TestClock(day_start_ns(plan.days[0]))
+        clock = ReplayClock(day_start_ns(plan.days[0]))
         core = open_trading_core(run_settings, market, clock)
+        core.oms.report_stale = False  # no risk payload to publish (orders check it themselves)
+        core.oms.journal_risk = False  # the journal is scratch: no restart to keep marks for
         try:
             return _Run(request, core.oms, clock, market, cls, ids, currency, initial).run(
                 store, plan, total_rows, progress
@@ -117,7 +153,7 @@ class _Run:
         self,
         request: BacktestRequest,
         oms: Oms,
-        clock: TestClock,
+        clock: ReplayClock,
         market: MarketState,
         strategy_cls: type[Strategy],
         ids: list[str],
@@ -139,6 +175,8 @@ class _Run:
         self.hold_cash = float(initial)
         oms.listeners.append(self._on_event)
         self.runner = StrategyRunner(oms, clock)
+        clock.time = self.runner.time  # from now on the clock reads the pipeline's time
+        self.pipeline = TickPipeline(oms, self.runner, self.runner.time)
         budget = StrategyBudget(
             max_order_notional=_decimal(request.max_order_notional, "max_order_notional"),
             max_position_notional=_decimal(request.max_position_notional, "max_position_notional"),
@@ -149,33 +187,29 @@ class _Run:
         self, store: TickStore, plan: ReplayPlan, total_rows: int, progress: Progress | None
     ) -> BacktestResult:
         started = time.perf_counter()
-        clock, runner, exchange, sampler = self.clock, self.runner, self.oms.exchange, self.sampler
-        process, pump = runner.process_batch, runner.pump
-        now = clock.now_ns()
+        pipeline, sampler = self.pipeline, self.sampler
+        exchange = self.oms.exchange
+        process, pump = pipeline.process_batch, pipeline.pump
         first = last = 0
         ticks = batches = 0
         report_every = max(1, total_rows // 200)
         next_report = report_every
+        next_sample = sampler.next_ns
         for ts_init, batch, rows in replay_batches(store, plan):
-            if exchange.has_work:
+            if exchange.has_work:  # (a plain attribute: nothing rests or waits, most batches)
                 due = exchange.next_due_ns
                 while due is not None and due < ts_init:
-                    if due > now:
-                        now = due
-                        clock.set(now)
                     pump(due)
                     due = exchange.next_due_ns
-            if ts_init > now:
-                now = ts_init
-                clock.set(now)
             process(batch, ts_init)
             ticks += len(batch.kind)
             batches += 1
-            if not first:
-                first = ts_init
             last = ts_init
-            if ts_init >= sampler.next_ns:
+            if ts_init >= next_sample:  # the first batch always samples (next_ns starts at 0)
+                if not first:
+                    first = ts_init
                 self._sample(ts_init)
+                next_sample = sampler.next_ns
                 if progress is not None and rows >= next_report:
                     next_report = rows + report_every
                     progress(rows, total_rows)
@@ -332,15 +366,6 @@ def _initial_equity(settings: Settings, currency: str) -> Decimal:
     if text is None:
         raise ValueError(f"[paper] balances has no {currency} balance to trade these instruments")
     return Decimal(text)
-
-
-def _day(text: str | None, field: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{field} date {text!r} is not YYYY-MM-DD") from None
 
 
 def _decimal(text: str | None, field: str) -> Decimal | None:

@@ -16,6 +16,7 @@ Two ways to use it:
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import msgspec
 
 from engine.backtest.request import BacktestRequest, BacktestSummary
 from engine.config.settings import Settings
+from engine.worker_lifetime import die_with_parent
 
 _CONTEXT = multiprocessing.get_context("spawn")
 
@@ -46,8 +48,9 @@ class WorkerUpdate:
     error: str = ""
 
 
-def _worker_main(request_json: bytes, settings_json: bytes, out: Any) -> None:
+def _worker_main(request_json: bytes, settings_json: bytes, out: Any, parent_pid: int) -> None:
     """Entry point of the worker process."""
+    die_with_parent(parent_pid)  # a kill -9 of the CLI or engine ends the run, unsaved
     from engine.backtest.results import save_result
     from engine.backtest.run import run_backtest
     from engine.strategy.loader import StrategyLoadError
@@ -80,7 +83,12 @@ class BacktestWorker:
         self._queue = _CONTEXT.Queue()
         self._process: SpawnProcess = _CONTEXT.Process(
             target=_worker_main,
-            args=(msgspec.json.encode(request), msgspec.json.encode(settings), self._queue),
+            args=(
+                msgspec.json.encode(request),
+                msgspec.json.encode(settings),
+                self._queue,
+                os.getpid(),
+            ),
             name="stom-backtest",
             daemon=True,
         )

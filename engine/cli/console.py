@@ -1,7 +1,8 @@
 """``stom``: ensure a broker, attach to a live engine or start one, and open the console.
 
 Quitting stops only what this command started: an engine it spawned (cleanly, SIGTERM) and an
-embedded broker it started. An engine it attached to keeps running.
+embedded broker it started, unless the user chose to leave the engine running (then both stay:
+the engine talks through that broker). An engine it attached to keeps running.
 """
 
 from __future__ import annotations
@@ -9,24 +10,29 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import subprocess
 import sys
-from pathlib import Path
 
 from engine.broker import EmbeddedBroker, broker_answers
+from engine.broker_auth import broker_username, ensure_broker_password
 from engine.cli.common import broker_of, fail
+from engine.cli.engine_launch import SpawnedEngine, spawn_engine
 from engine.cli.remote import RemoteEngine
 from engine.config.broker_address import BrokerAddress
+from engine.config.errors import ConfigError
 from engine.config.secrets import Secret
 from engine.config.settings import Settings
 from engine.config.tls import make_tls_context
 from engine.protocol import payloads as p
 
 
-def ensure_broker(settings: Settings, address: BrokerAddress) -> EmbeddedBroker | None:
-    """None if a broker answers at the address; else the embedded broker we started there."""
+def ensure_broker(
+    settings: Settings, address: BrokerAddress, password: Secret | None
+) -> tuple[EmbeddedBroker | None, Secret | None]:
+    """``(None, password)`` if a broker answers at the address; else the embedded broker we
+    started there, which admits only the user name and the password from the secrets file
+    (generated there the first time: engine/broker_auth.py)."""
     if broker_answers(address.host, address.port):
-        return None
+        return None, password
     if not settings.bus.embedded:
         fail(
             f"no MQTT broker answers at {address} and the embedded broker is off "
@@ -37,12 +43,19 @@ def ensure_broker(settings: Settings, address: BrokerAddress) -> EmbeddedBroker 
             f"no MQTT broker answers at {address}; the embedded broker runs only on a loopback "
             "mqtt:// address (start your broker, or use mqtt://127.0.0.1:1883)"
         )
-    broker = EmbeddedBroker(address.host, address.port)
+    try:
+        password = ensure_broker_password(settings, os.environ)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}", code=2)
+        raise  # unreachable
+    username = broker_username(settings.bus, password)
+    assert username is not None  # a password always comes with a user name
+    broker = EmbeddedBroker(address.host, address.port, (username, password.reveal()))
     try:
         broker.start()
     except RuntimeError as exc:
         fail(str(exc))
-    return broker
+    return broker, password
 
 
 async def find_live_engine(
@@ -56,37 +69,10 @@ async def find_live_engine(
         raise  # unreachable
 
 
-def spawn_engine(settings: Settings, passthrough: list[str]) -> subprocess.Popen[bytes]:
-    """The engine as a child process; its stderr goes to a log file, never onto the screen."""
-    log_dir = Path(settings.data.dir).expanduser() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"engine-{settings.bus.namespace}.log"
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine", "engine", *passthrough],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,  # Ctrl-C in the terminal goes to the app, which stops us
-            env=os.environ.copy(),
-        )
-
-
-def stop_engine(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def run_console(settings: Settings, passthrough: list[str]) -> int:
     address, password = broker_of(settings)
-    broker = ensure_broker(settings, address)
-    engine: subprocess.Popen[bytes] | None = None
+    broker, password = ensure_broker(settings, address, password)
+    engine: SpawnedEngine | None = None
     try:
         live = asyncio.run(find_live_engine(settings, address, password))
         if live is not None:
@@ -103,18 +89,36 @@ def run_console(settings: Settings, passthrough: list[str]) -> int:
             settings,
             host=address.host,
             port=address.port,
-            username=settings.bus.username or None,
+            username=broker_username(settings.bus, password),
             password=password.reveal() if password else None,
             tls_context=_tls(settings, address),
         )
         label = f"{address}" + (" (embedded)" if broker is not None else "")
-        StomApp(settings, feed, broker_label=label, engine_note=note).run()
-    finally:
+        app = StomApp(settings, feed, broker_label=label, engine_note=note)
         if engine is not None:
-            stop_engine(engine)
-        if broker is not None:
-            broker.stop()
+            app.session.own_engine(engine)  # q asks before stopping it; start failures shown
+        app.run()
+    finally:
+        left_running = close_session(engine, broker)
+    if left_running:
+        print(left_running)
     return 0
+
+
+def close_session(engine: SpawnedEngine | None, broker: EmbeddedBroker | None) -> str | None:
+    """After the console: stop what it started, unless the user left the engine running (then
+    the embedded broker it talks through stays too). Returns what to tell the user then."""
+    if engine is not None:
+        engine.stop()  # nothing when the user chose to leave it running
+    detached = engine is not None and engine.detached
+    if broker is not None and not detached:
+        broker.stop()
+    return engine.attach_hint(_command_line()) if engine is not None and detached else None
+
+
+def _command_line() -> str:
+    """How this console was started, to run again (``stom --namespace desk``)."""
+    return " ".join(["stom", *sys.argv[1:]])
 
 
 def _tls(settings: Settings, address: BrokerAddress) -> ssl.SSLContext | None:

@@ -4,6 +4,7 @@ sets ``handler`` (called with the settings and the parsed arguments)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from engine.config.settings import Settings
@@ -28,5 +29,11 @@ def run_data(settings: Settings, args: argparse.Namespace) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         raise SystemExit("stom data: choose a subcommand (see stom data --help)")
-    result: int = handler(settings, args)
+    from engine.storage.tick_store import TickStoreError
+
+    try:
+        result: int = handler(settings, args)
+    except TickStoreError as exc:
+        print(f"stom data {args.data_command}: {exc}", file=sys.stderr)
+        return 2
     return result

@@ -1,13 +1,14 @@
-"""``stom data download``: candles and recent trades over a venue's REST, to Parquet.
+"""``stom data download``: candles and recent trades over a venue's REST.
 
-Files land under ``<data.dir>``::
+Candles land under ``<data.dir>``::
 
     candles/venue=UPBIT/instrument=KRW-BTC.UPBIT/1m.parquet
-    trades/venue=UPBIT/instrument=KRW-BTC.UPBIT/recent-<ns>.parquet
 
-with the columns each venue's ``download_candles`` / ``recent_trades`` documents (prices and sizes
-as raw integers at the instrument's precisions, also written as ``instrument.json`` beside them).
-A downloaded candle file replaces the previous one of that interval.
+with the columns each venue's ``download_candles`` documents (prices and sizes as raw integers at
+the instrument's precisions, also written as ``instrument.json`` beside them); a downloaded candle
+file replaces the previous one of that interval. Recent trades (``--trades``) go into the tick
+store, where backtests read them, resuming after the last trade stored
+(:mod:`engine.importers.downloads`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,12 @@ def add_download_parser(data_sub: Any, common: argparse.ArgumentParser) -> None:
     )
     download.add_argument("--interval", default="1m", help="candle interval (default 1m)")
     download.add_argument("--count", type=int, default=200, help="candles per symbol")
-    download.add_argument("--trades", action="store_true", help="also the recent trades")
+    download.add_argument(
+        "--trades", action="store_true", help="also recent trades, into the tick store"
+    )
+    download.add_argument(
+        "--trade-count", type=int, default=5000, help="recent trades to fetch (default 5000)"
+    )
     download.add_argument("--out", type=Path, help="directory (default: [data] dir)")
     download.set_defaults(handler=run_download)
 
@@ -55,7 +60,9 @@ async def _download(settings: Settings, args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from engine.domain.clock import LiveClock
+    from engine.importers.downloads import store_downloaded_trades
     from engine.storage.instrument_file import write_instrument
+    from engine.storage.tick_store import store_root
     from engine.venues.registry import build_feed, download_candles, enabled_venues, recent_trades
 
     (config,) = enabled_venues(settings, only=[args.venue.lower()])
@@ -88,12 +95,23 @@ async def _download(settings: Settings, args: argparse.Namespace) -> int:
             progress.advance(task)
             if args.trades:
                 progress.update(task, description=f"{instrument.id} recent trades")
-                trades = await recent_trades(config, symbol, instrument=instrument)
-                folder = out / "trades" / f"venue={config.code}" / f"instrument={instrument.id}"
-                folder.mkdir(parents=True, exist_ok=True)
-                write_instrument(folder, instrument)
-                _write(trades, folder / f"recent-{time.time_ns()}.parquet")
-                progress.console.print(f"{instrument.id}: {trades.height:,} trades → {folder}")
+                trades = await recent_trades(
+                    config, symbol, count=args.trade_count, instrument=instrument
+                )
+                result = store_downloaded_trades(
+                    trades, instrument, store_root(settings.data.dir, settings.recorder.dir),
+                    asked=args.trade_count,
+                )  # fmt: skip
+                days = f" ({', '.join(result.days)})" if result.days else ""
+                progress.console.print(
+                    f"{instrument.id}: {result.fetched:,} trades fetched, {result.stored:,} new "
+                    f"stored in the tick store{days}"
+                )
+                if result.gap_possible:
+                    progress.console.print(
+                        f"{instrument.id}: trades between the last download and these may be "
+                        "missing (raise --trade-count, or download more often)"
+                    )
                 progress.advance(task)
     return 0
 

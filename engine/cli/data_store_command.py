@@ -36,8 +36,10 @@ def add_store_parsers(data_sub: Any, common: argparse.ArgumentParser) -> None:
     export.add_argument("--store", type=Path, help="tick store root (default: [recorder] dir)")
     export.set_defaults(handler=run_export)
     from engine.cli.data_download_command import add_download_parser
+    from engine.cli.data_import_command import add_import_parser
 
     add_download_parser(data_sub, common)
+    add_import_parser(data_sub, common)
 
 
 def _root(settings: Settings, given: Path | None) -> Path:

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from engine.cli.options import common_options, overrides_from, passthrough_args
 from engine.config.secrets import secret_env_name
 from engine.config.settings import Settings
 from engine.venues.loopback_host import LoopbackInfo
@@ -60,7 +61,6 @@ def demo_env(info: LoopbackInfo) -> dict[str, str]:
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     from engine.cli.console import run_console
-    from engine.cli.main import overrides_from, passthrough_args
     from engine.config.loader import ConfigError, load_settings
     from engine.venues.loopback_host import LoopbackHost
 
@@ -95,7 +95,5 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def _reparse(passthrough: list[str]) -> argparse.Namespace:
     """The config flags of ``passthrough`` parsed back (so the app sees what the engine sees)."""
-    from engine.cli.main import _common_options
-
-    parsed, _ = _common_options().parse_known_args(passthrough)
+    parsed, _ = common_options().parse_known_args(passthrough)
     return parsed

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from engine.cli.common import broker_of
 from engine.cli.remote import RemoteEngine
@@ -29,14 +31,16 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("stom").setLevel(level)
 
 
-async def _serve(settings: Settings, config_path: Path | None) -> int:
+async def _serve(settings: Settings, config_path: Path | None, started: list[Any]) -> int:
     from engine.journal import JournalError
     from engine.node import EngineNode
+    from engine.supervisor import EngineFault
 
     address, password = broker_of(settings)
     try:
         async with RemoteEngine(settings, address, password) as remote:
             other = await remote.alive_engine()
+            previous = remote.last_status  # an offline one: the engine before died (alerted)
     except ConnectionError as exc:
         log.error("%s", exc)
         return 1
@@ -63,6 +67,7 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
         return 1
     try:
         node = EngineNode(settings, address, password, venues=venues)
+        started.append(node)
     except (JournalError, ValueError) as exc:
         # A journal that cannot be opened or a risk limit that does not parse: nothing started.
         log.error("cannot start the engine: %s", exc)
@@ -72,9 +77,12 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await node.run(stop)
+        await node.run(stop, previous=previous)
     except ConnectionError as exc:  # raised before any task starts: fail fast, clearly
         log.error("%s", exc)
+        return 1
+    except EngineFault as exc:  # already said offline with the reason, alerted and logged
+        log.error("engine %s exits on a fault: %s", node.engine_id, exc)
         return 1
     log.info("engine %s stopped", node.engine_id)
     return 0
@@ -82,4 +90,17 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
 
 def run_engine(settings: Settings, config_path: Path | None) -> int:
     configure_logging(settings)
-    return asyncio.run(_serve(settings, config_path))
+    started: list[Any] = []  # the node, once there is one
+    try:
+        return asyncio.run(_serve(settings, config_path, started))
+    except BaseException as exc:
+        # Whatever ends the process past the node's own supervision (SystemExit or
+        # KeyboardInterrupt out of a task end the event loop itself): say so, then go on dying.
+        if started:
+            from engine.bus import describe_exception
+
+            reason = f"engine process ended: {describe_exception(exc)}"
+            log.critical("%s", reason)
+            with contextlib.suppress(BaseException):
+                asyncio.run(started[0].bus.say_offline(reason))
+        raise

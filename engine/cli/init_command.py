@@ -24,7 +24,9 @@ from engine.setup.config_edit import apply_plan, read_document, write_config, wr
 from engine.setup.wizard import Wizard
 
 
-def add_init_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_init_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     init = sub.add_parser(
         "init", parents=[common], help="set up: write config.toml and the secrets file"
     )

@@ -4,6 +4,11 @@ stored as it finishes in ``<data.dir>/optimize/<study>/study.sqlite``.
 
 Ctrl+C once: stop after the running trials (resumable); twice: stop now. Running the same command
 again (or ``--resume NAME``) resumes: finished trials are not run again.
+
+A strategy that declares the signal API runs on the vector path (``docs/vector-path.md``): each
+trial's line says which path it took (and why not the vector one) with its trades per second;
+sampled trials are re-checked fill by fill against the event path, and a difference fails the
+run (exit 1) naming the fill.
 """
 
 from __future__ import annotations
@@ -63,6 +68,13 @@ def add_optimize_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--studies", type=Path, help="default: <data.dir>/optimize")
     p.add_argument("--top", type=int, default=10, help="leaderboard rows")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--recheck",
+        type=int,
+        default=2,
+        metavar="N",
+        help="vector-path trials re-checked fill by fill against the event path (default 2)",
+    )
 
 
 def run_optimize_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,10 +146,31 @@ def _run(settings: Settings, args: argparse.Namespace, root: Path, name: str, sp
         study.close("failed")
         print(f"stom optimize: {exc}", file=sys.stderr)
         return 2
+    from engine.optimize.driver import RecheckFailed
+    from engine.optimize.vector_signals import declares_signals
+
+    if args.recheck < 0:
+        print(f"stom optimize: --recheck must not be negative, got {args.recheck}", file=sys.stderr)
+        study.close("failed")
+        executor.close()
+        return 2
+    if declares_signals(cls):
+        print(
+            f"vector path: {cls.__name__} declares signals(); trials run on the compiled fill "
+            f"model, {args.recheck} sampled set(s) re-checked fill by fill against the event path",
+            file=sys.stderr,
+        )
+    else:
+        print(f"event path: {cls.__name__} declares no signals()", file=sys.stderr)
     stop = _StopFlag()
     previous = signal.signal(signal.SIGINT, stop.handle)
     try:
-        report = _run_live(study, space, executor, stop, args.top, name)
+        report = _run_live(study, space, executor, stop, args, name)
+    except RecheckFailed as exc:
+        study.close("failed")
+        executor.close()
+        print(f"stom optimize: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         study.close("interrupted")
         executor.close()
@@ -188,7 +221,9 @@ def _executor(settings: Settings, args: argparse.Namespace, spec: Any) -> Any:
     return LocalExecutor(spec, settings, args.jobs)
 
 
-def _run_live(study: Any, space: Any, executor: Any, stop: _StopFlag, top: int, name: str) -> Any:
+def _run_live(
+    study: Any, space: Any, executor: Any, stop: _StopFlag, args: argparse.Namespace, name: str
+) -> Any:
     from rich.console import Console, Group
     from rich.live import Live
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -212,10 +247,27 @@ def _run_live(study: Any, space: Any, executor: Any, stop: _StopFlag, top: int, 
 
         def on_trial(record: Any, progress: Any) -> None:
             bar.update(task, completed=progress.done)
-            table = leaderboard_table(progress.leaderboard[:top], space, study.spec.objective)
+            console.print(trial_line(record), highlight=False, markup=False)
+            table = leaderboard_table(progress.leaderboard[: args.top], space, study.spec.objective)
             live.update(Group(bar, table))
 
-        return run_study(study, space, executor, on_trial=on_trial, should_stop=stop)
+        return run_study(
+            study, space, executor, on_trial=on_trial, should_stop=stop, rechecks=args.recheck
+        )
+
+
+def trial_line(record: Any) -> str:
+    """One trial's path and throughput: ``trial 3 vector fast=5 slow=60: 1,234 trades/s``."""
+    params = " ".join(f"{k}={v}" for k, v in record.params.items())
+    line = f"trial {record.number} {record.path or '?'} {params}: "
+    line += (
+        f"{record.trades:,} trades in {record.wall_s:.3f} s = {record.trades_per_s:,.0f} trades/s"
+    )
+    if record.path_reason:
+        line += f" (event path: {record.path_reason})"
+    if record.recheck:
+        line += f"; re-checked: {record.recheck} ({record.recheck_fills} fills)"
+    return line
 
 
 def _print_report(report: Any, study: Any, name: str, space: Any, args: argparse.Namespace) -> None:
@@ -224,8 +276,19 @@ def _print_report(report: Any, study: Any, name: str, space: Any, args: argparse
     from engine.optimize.leaderboard_text import leaderboard_table, report_json
 
     progress = report.progress
+    figures = progress.figures()
     if args.json:
-        print(msgspec.json.encode(report_json(report, name, study.path, args.top)).decode())
+        data = report_json(report, name, study.path, args.top)
+        data["paths"] = {
+            "vector": figures.vector_trials,
+            "event": figures.event_trials,
+            "event_reasons": progress.event_reasons,
+            "rechecked": figures.rechecked,
+            "combo_trades": figures.trades,
+            "wall_s": figures.wall_s,
+            "combo_trades_per_s": round(figures.combo_trades_per_s, 1),
+        }
+        print(msgspec.json.encode(data).decode())
         return
     err = Console(file=sys.stderr)
     err.print(leaderboard_table(progress.leaderboard[: args.top], space, study.spec.objective))
@@ -235,6 +298,16 @@ def _print_report(report: Any, study: Any, name: str, space: Any, args: argparse
         f"({progress.evaluated} run now, {progress.resumed} before){note}"
     )
     print(f"study file: {study.path}")
+    print(
+        f"paths: {figures.vector_trials} vector, {figures.event_trials} event; "
+        f"re-checked against the event path: {figures.rechecked} (fills identical)"
+    )
+    for reason, count in sorted(progress.event_reasons.items()):
+        print(f"event path ({count} trials): {reason}")
+    print(
+        f"throughput: {figures.trades:,} combo-trades in {figures.wall_s:.2f} s = "
+        f"{figures.combo_trades_per_s:,.0f} combo-trades/s"
+    )
     if report.state == "interrupted":
         print(f"resume with: stom optimize --resume {name}")
     if report.best is None:

@@ -18,6 +18,10 @@ from engine.protocol import payloads as p
 from engine.protocol.codec import DecodeError, decode, encode
 from engine.protocol.topics import Topics
 
+RECONNECT_GRACE_S = 6.0
+"""How long a command waits for the engine after a broker restart: the engine's reconnect
+backoff is at most 5 s (engine/bus.py), then it says ``running`` again."""
+
 
 class RemoteEngine:
     """``async with RemoteEngine(...) as remote: await remote.request("ping")``."""
@@ -93,13 +97,31 @@ class RemoteEngine:
         finally:
             self._replies.pop(request_id, None)
 
-    async def alive_engine(self, timeout: float = 1.0) -> p.EngineStatus | None:
-        """The status of a live engine in the namespace (it answered a ping), or None."""
-        status = await self.status(timeout=0.3)
-        if status is None or status.state not in ("running", "starting", "degraded"):
-            return None
-        try:
-            reply = await self.request("ping", timeout=timeout)
-        except TimeoutError:
-            return None
-        return status if reply.status == "accepted" else None
+    @property
+    def last_status(self) -> p.EngineStatus | None:
+        """The newest ``engine/status`` seen (retained or live), whatever its state."""
+        return self._status
+
+    async def alive_engine(
+        self, timeout: float = 1.0, *, wait_s: float = 0.3
+    ) -> p.EngineStatus | None:
+        """The status of a live engine in the namespace (it answered a ping), or None.
+
+        ``wait_s`` is how long an engine may take to show up: a broker restarted without
+        persistence holds no status until the engine reconnects, and a persisted ``running``
+        is not answered until then either. Commands pass :data:`RECONNECT_GRACE_S`; starting
+        an engine or the console does not wait (no status there usually means no engine).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        status = await self.status(timeout=wait_s)
+        while status is not None and status.state in ("running", "starting", "degraded"):
+            try:
+                reply = await self.request("ping", timeout=timeout)
+            except TimeoutError:
+                if loop.time() >= deadline:
+                    return None
+                status = self._status  # a reconnecting engine may have said more meanwhile
+                continue
+            return status if reply.status == "accepted" else None
+        return None

@@ -10,7 +10,9 @@ from engine.config.settings import Settings
 from engine.service.unit import enable_instructions, plan_unit, render_unit, unit_path
 
 
-def add_service_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_service_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     service = sub.add_parser("service", parents=[common], help="run the engine as a service")
     service_sub = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     install = service_sub.add_parser(

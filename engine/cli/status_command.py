@@ -43,6 +43,8 @@ def _human(report: dict[str, Any]) -> str:
             f"  id {status.get('engine_id')}  pid {status.get('pid')}  "
             f"version {status.get('version')}  venues {', '.join(status.get('venues') or [])}"
         )
+    if status.get("reason"):  # why it is offline (a fault, a signal, the last will)
+        lines.append(f"  reason: {status['reason']}")
     stats = report.get("stats")
     if stats:
         lines.append(

@@ -16,9 +16,12 @@ from typing import Any
 import msgspec
 
 from engine.cli.common import broker_of
-from engine.cli.remote import RemoteEngine
+from engine.cli.remote import RECONNECT_GRACE_S, RemoteEngine
 from engine.config.settings import Settings
+from engine.protocol import results as r
+from engine.protocol.codec import DecodeError
 from engine.protocol.payloads import Reply
+from engine.protocol.trading import OrderRow
 
 
 def add_trading_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -90,7 +93,8 @@ def command_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 async def _send(settings: Settings, type_: str, payload: dict[str, Any]) -> Reply | None:
     address, password = broker_of(settings)
     async with RemoteEngine(settings, address, password) as remote:
-        status = await remote.alive_engine(timeout=1.0)
+        # Waits out an engine reconnecting after a broker restart (issue 12, finding 18).
+        status = await remote.alive_engine(timeout=1.0, wait_s=RECONNECT_GRACE_S)
         if status is None:
             return None
         return await remote.request(type_, payload, timeout=5.0)
@@ -108,8 +112,9 @@ def run_trading(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     if reply is None:
         print(
-            f"stom: no engine is running in namespace {settings.bus.namespace!r} "
-            "(start one with `stom` or `stom engine`)",
+            f"stom: no engine is running in namespace {settings.bus.namespace!r}"
+            f" (none answered within {RECONNECT_GRACE_S:g} s; start one with `stom` or"
+            " `stom engine`)",
             file=sys.stderr,
         )
         return 1
@@ -121,55 +126,58 @@ def run_trading(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def render(type_: str, reply: Reply) -> str:
-    result = reply.result or {}
+    """The reply for people, read through its command's typed result."""
     lines = []
     if reply.status != "accepted":
         lines.append(f"rejected: {reply.reason}")
-    if "order" in result:
-        lines.append(_order_line(result["order"]))
-    if type_ in {"order.cancel_all", "kill"}:
-        canceled = result.get("canceled", [])
-        lines.append(f"cancelled {len(canceled)} order(s): {' '.join(canceled) or '-'}")
-        if result.get("flatten"):
-            lines.append(f"flattening with: {' '.join(result['flatten'])}")
-    if type_ in {"arm", "disarm"} and reply.status == "accepted":
-        armed = ", ".join(result.get("armed_venues", [])) or "none"
-        lines.append(f"armed venues: {armed}")
+    result: msgspec.Struct | None = None
+    if reply.result is not None and type_ in r.RESULT_TYPES:
+        try:
+            result = r.result_of(reply, r.RESULT_TYPES[type_])
+        except DecodeError as exc:
+            lines.append(f"unreadable result: {exc}")
+    if isinstance(result, r.SubmitResult | r.OrderResult | r.ReplaceResult):
+        lines.append(_order_line(result.order))
+    if isinstance(result, r.CanceledResult | r.KillResult):
+        lines.append(
+            f"cancelled {len(result.canceled)} order(s): {' '.join(result.canceled) or '-'}"
+        )
+    if isinstance(result, r.KillResult) and result.flatten:
+        lines.append(f"flattening with: {' '.join(result.flatten)}")
+    if isinstance(result, r.ArmResult) and reply.status == "accepted":
+        lines.append(f"armed venues: {', '.join(result.armed_venues) or 'none'}")
     if type_ == "kill.reset" and reply.status == "accepted":
         lines.append("kill switch reset: entries allowed")
-    if type_ == "orders":
-        orders = result.get("orders", [])
-        lines.extend(_order_line(order) for order in orders)
-        lines.append(f"{len(orders)} order(s)")
-    if type_ == "positions":
+    if isinstance(result, r.OrdersResult):
+        lines.extend(_order_line(order) for order in result.orders)
+        lines.append(f"{len(result.orders)} order(s)")
+    if isinstance(result, r.PositionsResult):
         lines.extend(_position_lines(result))
     return "\n".join(lines)
 
 
-def _order_line(order: dict[str, Any]) -> str:
-    price = order.get("price") or "market"
-    avg = f" avg {order['avg_price']}" if order.get("avg_price") else ""
-    reason = f" ({order['reason']})" if order.get("reason") else ""
+def _order_line(order: OrderRow) -> str:
+    price = order.price or "market"
+    avg = f" avg {order.avg_price}" if order.avg_price else ""
+    reason = f" ({order.reason})" if order.reason else ""
     return (
-        f"{order['client_order_id']:<14} {order['status']:<16} {order['side']:<4} "
-        f"{order['instrument_id']:<14} {order['filled']}/{order['quantity']} @ {price}{avg} "
-        f"fee {order['fee']} {order['currency']}{reason}"
+        f"{order.client_order_id:<14} {order.status:<16} {order.side:<4} "
+        f"{order.instrument_id:<14} {order.filled}/{order.quantity} @ {price}{avg} "
+        f"fee {order.fee} {order.currency}{reason}"
     )
 
 
-def _position_lines(result: dict[str, Any]) -> list[str]:
+def _position_lines(result: r.PositionsResult) -> list[str]:
     lines = [
         f"{'instrument':<14} {'quantity':>16} {'avg':>16} {'last':>14} "
         f"{'unrealized':>16} {'realized':>16} {'fees':>14}"
     ]
-    for row in result.get("positions", []):
+    for row in result.positions:
         lines.append(
-            f"{row['instrument_id']:<14} {row['quantity']:>16} {row['avg_price'] or '-':>16} "
-            f"{row['last'] or '-':>14} {row['unrealized']:>16} {row['realized']:>16} "
-            f"{row['fees']:>14} {row['currency']}"
+            f"{row.instrument_id:<14} {row.quantity:>16} {row.avg_price or '-':>16} "
+            f"{row.last or '-':>14} {row.unrealized:>16} {row.realized:>16} "
+            f"{row.fees:>14} {row.currency}"
         )
-    for balance in result.get("balances", []):
-        lines.append(
-            f"balance {balance['currency']:<6} free {balance['free']} locked {balance['locked']}"
-        )
+    for balance in result.balances:
+        lines.append(f"balance {balance.currency:<6} free {balance.free} locked {balance.locked}")
     return lines

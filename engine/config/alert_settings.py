@@ -96,10 +96,10 @@ def check_alerts(alerts: AlertsSettings) -> list[tuple[str, str, str]]:
         problems.append(("alerts.rules", "quiet_hours", str(exc)))
     try:
         ZoneInfo(rules.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         problems.append(("alerts.rules", "timezone", "not a time zone such as Asia/Seoul or UTC"))
-    channels = (("alerts.rules", "quiet_events", rules.quiet_events),)
-    channels += (
+    channels: tuple[tuple[str, str, list[str]], ...] = (
+        ("alerts.rules", "quiet_events", rules.quiet_events),
         ("alerts.telegram", "events", alerts.telegram.events),
         ("alerts.email", "events", alerts.email.events),
     )

@@ -14,8 +14,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 _MAX_SHOWN_CHARS = 120
+_MAX_QUOTED_CHARS = 1000
+"""Longer strings are cut before quoting: a message is one line, and the password pattern below
+costs time in proportion to the text's length for each letter in it (quadratic: a 200 kB string
+took 47 s to report)."""
+_MAX_SHOWN_DEPTH = 8
+"""Arrays and tables nested deeper are shown as ``[…]``."""
 # ``scheme://user:password@`` in any shown string: keep the user, hide the password.
 _URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*):[^/\s]*@")
+# The same URL cut off before its ``@``, at the end of a string shortened for quoting.
+_CUT_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*):[^/@\s]*\Z")
 
 
 class ConfigError(Exception):
@@ -35,20 +43,25 @@ class ConfigError(Exception):
 def quote(text: str) -> str:
     """A string as a TOML basic string, with any password in a URL replaced by ``***``.
 
-    JSON string escapes are valid TOML escapes, so ``json.dumps`` writes the literal.
+    JSON string escapes are valid TOML escapes, so ``json.dumps`` writes the literal. Text
+    longer than ``_MAX_QUOTED_CHARS`` is cut there and marked with ``…`` after the quotes.
     """
-    return json.dumps(_URL_PASSWORD_RE.sub(r"\g<head>:***@", text), ensure_ascii=False)
+    cut = len(text) > _MAX_QUOTED_CHARS
+    shown = _URL_PASSWORD_RE.sub(r"\g<head>:***@", text[:_MAX_QUOTED_CHARS])
+    if cut:
+        shown = _CUT_URL_PASSWORD_RE.sub(r"\g<head>:***", shown)
+    return json.dumps(shown, ensure_ascii=False) + ("…" if cut else "")
 
 
 def toml_literal(value: Any) -> str:
     """How ``value`` would be written in a TOML file, shortened for a one-line message."""
-    text = _literal(value)
+    text = _literal(value, 0)
     if len(text) > _MAX_SHOWN_CHARS:
         text = text[: _MAX_SHOWN_CHARS - 1] + "…"
     return text
 
 
-def _literal(value: Any) -> str:
+def _literal(value: Any, depth: int) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -63,9 +76,13 @@ def _literal(value: Any) -> str:
         return str(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, list | tuple | Mapping) and depth >= _MAX_SHOWN_DEPTH:
+        return "[…]" if isinstance(value, list | tuple) else "{…}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_literal(item) for item in value) + "]"
+        # Only the first items can be shown in a one-line message anyway.
+        return "[" + ", ".join(_literal(item, depth + 1) for item in value[:_MAX_SHOWN_CHARS]) + "]"
     if isinstance(value, Mapping):
-        items = ", ".join(f"{key} = {_literal(item)}" for key, item in value.items())
+        shown = list(value.items())[:_MAX_SHOWN_CHARS]
+        items = ", ".join(f"{key} = {_literal(item, depth + 1)}" for key, item in shown)
         return "{ " + items + " }" if items else "{}"
     return repr(value)

@@ -23,7 +23,7 @@ from engine.config.broker_address import BrokerAddress, parse_broker_url
 from engine.config.errors import ConfigError, quote, toml_literal
 from engine.config.secrets import ENV_PREFIX, is_secret_key, secret_env_name
 from engine.config.settings import Settings
-from engine.config.toml_file import read_toml_file
+from engine.config.toml_file import nesting_error, read_toml_file
 from engine.config.validation import check_settings
 
 __all__ = [
@@ -313,8 +313,10 @@ class _Layers:
 
 def _convert_text(text: str, field_type: Any) -> Any:
     """An environment value: a TOML literal (``5``, ``true``, ``["a"]``) if it is one, else text."""
+    literal = f"value = {text}"
     try:
-        parsed = tomllib.loads(f"value = {text}")
+        # Nested too deeply for the parser: not a literal of any setting, so plain text.
+        parsed = {} if nesting_error(literal) else tomllib.loads(literal)
     except tomllib.TOMLDecodeError:
         parsed = {}
     # More than one key means the text smuggled in a newline and another assignment.
@@ -327,9 +329,18 @@ def _convert_text(text: str, field_type: Any) -> Any:
     return msgspec.convert(text, field_type, strict=True)
 
 
+REMOVED_KEYS = {
+    ("paper", "market_data_latency_ms"): "it was never read: strategies see market data when the "
+    "fill model does (the order latency is order_latency_ms); remove the line",
+}
+"""Keys that were documented once: a config naming one is told why it is refused."""
+
+
 def _unknown_key(section: str, key: str, source: _Source) -> str:
     if is_secret_key(key):
         return _secret_here(section, key, source)
+    if (section, key) in REMOVED_KEYS:
+        return f"{source.where()}: [{section}] {key} was removed: {REMOVED_KEYS[(section, key)]}"
     known = _FIELDS[section]
     return (
         f"{source.where()}: unknown key [{section}] {key}{_suggest(key, known)}"

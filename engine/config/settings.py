@@ -83,6 +83,14 @@ class AppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """Points in the tick-by-tick sparkline."""
     keymap: dict[str, str] = msgspec.field(default_factory=dict)
     """Key remaps: binding id -> keys, e.g. { "quit" = "ctrl+q" }."""
+    ladder_size: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"KRW": "1000000", "USDT": "1000"}
+    )
+    """Size of an order placed from the price ladder, exact decimal text. Keyed by instrument id
+    (a quantity, e.g. { "KRW-BTC.UPBIT" = "0.001" }) or by quote currency (an order value, turned
+    into a quantity at the order's price and rounded down to the lot); the instrument wins."""
+    confirm_ladder_orders: bool = True
+    """Ask before sending an order placed from the price ladder (false: send at once)."""
 
 
 class SecretsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -106,8 +114,6 @@ class PaperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """Starting cash per currency, exact decimal text. Used when the journal is new."""
     order_latency_ms: float = 20.0
     """Submit to accept: an order reaches the paper book this long after it is sent."""
-    market_data_latency_ms: float = 0.0
-    """Backtests: strategies see market data this long after the fill model does."""
     allow_short: bool = False
     """Let sells exceed the held quantity (spot venues do not; leave off to match them)."""
 
@@ -172,6 +178,13 @@ class VenueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """WebSocket URL of the market data feed; empty: the venue's real one."""
     poll_interval_ms: float = 1000.0
     """Live mode: how often open orders are queried for fills and cancels."""
+    sell_tax: dict[str, str] = msgspec.field(default_factory=dict)
+    """Kiwoom: the sell-side transaction tax as a flat rate per market (``KOSPI``, ``KOSDAQ``,
+    ``KONEX``), e.g. ``{ KOSPI = "0.002" }``; markets not set follow the built-in schedule by
+    trade date (``engine/venues/kiwoom/rules.py``). Charged by paper fills and backtests."""
+    book_depth: int = 0
+    """Book levels per side published to the console; 0: every level the venue sends (Upbit 30,
+    Kiwoom 10, Binance its snapshot's 1000). Not ``[sim] book_depth``, which is the simulator's."""
 
 
 class VenuesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -36,7 +36,7 @@ class StrategyEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """The class to run when the file defines several; empty: the only one."""
     instruments: list[str] = msgspec.field(default_factory=list)
     """Instrument ids it trades; empty: the class's ``instruments``."""
-    params: dict[str, int | float] = msgspec.field(default_factory=dict)
+    params: dict[str, bool | int | float | str] = msgspec.field(default_factory=dict)
     """Parameter values; the rest keep their declared defaults."""
     enabled: bool = True
     """Start it running (false: listed, and ``t`` in the console starts it)."""
@@ -54,6 +54,10 @@ class StrategiesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     """Folder of strategy files (relative to the working directory)."""
     reload_s: float = 1.0
     """How often the engine checks the files of its strategies for edits (hot reload)."""
+    callback_budget_s: float = 1.0
+    """Longest one strategy callback may run before the strategy is disabled (the watchdog)."""
+    load_budget_s: float = 5.0
+    """Longest a strategy's import, ``__init__``, ``on_start`` or ``save_state`` may run."""
     enabled: list[StrategyEntry] = msgspec.field(default_factory=list)
     """Strategies to run; none by default."""
 
@@ -63,6 +67,9 @@ def check_strategies(settings: StrategiesSettings) -> list[tuple[str, str, str]]
     problems: list[tuple[str, str, str]] = []
     if not 0.1 <= settings.reload_s <= 60:  # written so NaN fails too
         problems.append(("strategies", "reload_s", "expected 0.1 to 60 seconds"))
+    for key in ("callback_budget_s", "load_budget_s"):
+        if not 0.01 <= getattr(settings, key) <= 600:  # written so NaN fails too
+            problems.append(("strategies", key, "expected 0.01 to 600 seconds"))
     seen: set[str] = set()
     for n, entry in enumerate(settings.enabled):
         where = f"entry {n + 1} ({entry.file})"

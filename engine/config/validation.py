@@ -15,13 +15,16 @@ from typing import Any, NamedTuple
 import msgspec
 
 from engine.config.broker_address import parse_broker_url
+from engine.config.errors import quote
 from engine.config.settings import Settings
 from engine.protocol.topics import check_namespace
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 JOURNAL_SYNC = ("normal", "full")
 MAX_LATENCY_MS = 60_000.0
-MAX_SIM_RATE = 1_000_000.0
+MAX_SIM_RATE = 100_000.0
+"""What the engine keeps up with (bench/bench_load.py); beyond it the simulator would only skip
+ahead (engine/sim/pacing.py). Generation alone tops out near 150,000 events/s per core."""
 _MAX_SYMBOLS_LISTED = 12
 
 
@@ -114,7 +117,7 @@ def _check_trading(settings: Settings) -> list[Problem]:
         reason = f"expected one of {', '.join(JOURNAL_SYNC)}"
         problems.append(Problem("journal", "synchronous", reason))
     paper = settings.paper
-    for key in ("order_latency_ms", "market_data_latency_ms"):
+    for key in ("order_latency_ms",):
         value = getattr(paper, key)
         if not 0 <= value <= MAX_LATENCY_MS:  # written so NaN fails too
             problems.append(Problem("paper", key, f"expected 0 to {MAX_LATENCY_MS:,.0f} ms"))
@@ -155,6 +158,30 @@ def _check_venues(settings: Settings) -> list[Problem]:
         if not 10 <= venue.poll_interval_ms <= MAX_LATENCY_MS:  # written so NaN fails too
             reason = f"expected 10 to {MAX_LATENCY_MS:,.0f} ms"
             problems.append(Problem(section, "poll_interval_ms", reason))
+        if not 0 <= venue.book_depth <= 5000:  # Binance's deepest snapshot is 5,000 levels
+            reason = "expected 0 (every level the venue sends) to 5,000 levels"
+            problems.append(Problem(section, "book_depth", reason))
+        problems += _check_sell_tax(section, venue.sell_tax)
+    return problems
+
+
+SELL_TAX_MARKETS = ("KOSPI", "KOSDAQ", "KONEX")
+
+
+def _check_sell_tax(section: str, rates: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for market, text in rates.items():
+        if market not in SELL_TAX_MARKETS:
+            reason = f"unknown market {market!r}: expected {', '.join(SELL_TAX_MARKETS)}"
+            problems.append(Problem(section, "sell_tax", reason))
+            continue
+        try:
+            rate = Decimal(text)
+        except InvalidOperation:
+            rate = Decimal("NaN")
+        if not rate.is_finite() or not 0 <= rate < 1:
+            reason = f'{market} = {text!r}: expected a rate from 0 to below 1, e.g. "0.002"'
+            problems.append(Problem(section, "sell_tax", reason))
     return problems
 
 
@@ -205,10 +232,16 @@ def _check_tls_files(settings: Settings) -> list[Problem]:
         if not name:
             continue
         path = Path(name).expanduser()
-        if not path.exists():
-            problems.append(Problem("bus", key, f"file {path} does not exist"))
-        elif not path.is_file():
-            problems.append(Problem("bus", key, f"{path} is not a file"))
+        shown = _shown(str(path))
+        try:
+            is_file, exists = path.is_file(), path.exists()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte in it
+            problems.append(Problem("bus", key, f"cannot use {shown}: {exc}"))
+            continue
+        if not exists:
+            problems.append(Problem("bus", key, f"file {shown} does not exist"))
+        elif not is_file:
+            problems.append(Problem("bus", key, f"{shown} is not a file"))
     if bus.tls_key_file and not bus.tls_cert_file:
         reason = "a client key needs its certificate: set [bus] tls_cert_file too"
         problems.append(Problem("bus", "tls_key_file", reason))
@@ -234,6 +267,14 @@ def _check_instruments(symbols: list[str], catalog: Mapping[str, Any] | None) ->
     if len(known) > _MAX_SYMBOLS_LISTED:
         shown += ", …"
     return problem(
-        f"not in the simulator's catalogue: {', '.join(unknown)}"
+        f"not in the simulator's catalogue: {', '.join(_shown(symbol) for symbol in unknown)}"
         f" (it has {shown}; see `stom sim list`)"
     )
+
+
+def _shown(text: str) -> str:
+    """A value from the user inside a reason: as it is if short and printable, else quoted (a
+    reason is one line, so a newline or 200 kB in a value must not reach it as they are)."""
+    if len(text) <= 80 and text.isprintable():
+        return text
+    return quote(text)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_FLOOR, Context, Decimal, InvalidOperation
 
-_POW10 = tuple(10**n for n in range(19))
+# int ** int is typed Any (a negative exponent gives a float): the table is ints.
+_POW10: tuple[int, ...] = tuple(10**n for n in range(19))
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 """Shifting the decimal point must never round (the default context keeps only 28 digits)."""
 
@@ -55,4 +56,4 @@ def raw_to_float(raw: int, precision: int) -> float:
 
 
 def _pow10(exponent: int) -> int:
-    return _POW10[exponent] if exponent < len(_POW10) else 10**exponent
+    return _POW10[exponent] if exponent < len(_POW10) else int(10**exponent)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from engine.domain.fees import SellTax
 from engine.domain.fixed_point import format_raw
 from engine.domain.ids import InstrumentId
 from engine.domain.tick_table import TickTable
@@ -33,6 +34,9 @@ class Instrument:
     taker_fee: Decimal
     daily_limit: Decimal | None = None
     """Daily price limit as a fraction of the base price (KRX: 0.30), or None."""
+    sell_tax: SellTax | None = None
+    """Transaction tax a sell pays on its proceeds, by trade date (KRX stocks; ETFs, ETNs and
+    ELWs are exempt), on top of the fees; None: no such tax."""
 
     def format_price(self, price_raw: int) -> str:
         return format_raw(price_raw, self.price_precision)

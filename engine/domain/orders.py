@@ -9,8 +9,9 @@ notional scale ``price_precision + size_precision`` (see :mod:`engine.domain.fee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -121,12 +122,24 @@ class OrderRejected(OrderEvent, frozen=True, kw_only=True, tag="rejected"):
     reason: str
 
 
-class OrderFilled(OrderEvent, frozen=True, kw_only=True, tag="filled"):
+class OrderFilled(OrderEvent, frozen=True, kw_only=True, tag="filled", omit_defaults=True):
+    """One execution. ``fee_raw`` values the whole fee in the quote currency (notional scale),
+    for PnL; the fee fields below say what the venue really took, when not the quote currency
+    (defaults omitted from the encoding, so quote-currency fills encode as they always did)."""
+
     trade_id: str
     price_raw: int
     quantity_raw: int
     fee_raw: int
     liquidity: Liquidity
+    fee_base_raw: int = 0
+    """Part of the fee the venue withheld in the instrument's base asset (raw at the size scale,
+    Binance's base-asset commission): the account holds ``quantity_raw - fee_base_raw`` after a
+    buy, and gives up ``quantity_raw + fee_base_raw`` for a sell."""
+    fee_asset: str = ""
+    """The asset the venue charged the fee in; empty means the quote currency."""
+    fee_charged: str = ""
+    """The fee as the venue charged it, in ``fee_asset`` (decimal text, the venue's figure)."""
 
 
 class OrderPendingCancel(OrderEvent, frozen=True, kw_only=True, tag="pending_cancel"):
@@ -216,64 +229,25 @@ class Order:
         return self.status.is_open
 
     def apply(self, event: AnyOrderEvent) -> None:
-        """Move the order by one event; raises :class:`InvalidTransition` if it does not fit."""
+        """Move the order by one event; raises :class:`InvalidTransition` if it does not fit.
+
+        The legal moves are the table :data:`TRANSITIONS` (event x state -> new state); an
+        event's effect (:data:`_EFFECTS`) checks what the table cannot (a fill's size, a second
+        acknowledgement), updates the order's figures, and may name a different state than the
+        table's usual one (a fill that completes the order). Nothing changes if it raises.
+        """
         if event.client_order_id != self.client_order_id:
             raise InvalidTransition(
                 f"event for {event.client_order_id} applied to order {self.client_order_id}"
             )
-        status = self.status
-        if isinstance(event, OrderFilled):
-            if not status.is_open:
-                raise self._invalid(event)
-            if event.quantity_raw <= 0 or event.quantity_raw > self.quantity_raw - self.filled_raw:
-                raise InvalidTransition(
-                    f"order {self.client_order_id}: fill of {event.quantity_raw} exceeds the "
-                    f"open quantity {self.quantity_raw - self.filled_raw}"
-                )
-            self.filled_raw += event.quantity_raw
-            self.filled_notional_raw += event.price_raw * event.quantity_raw
-            self.fee_raw += event.fee_raw
-            if self.filled_raw == self.quantity_raw:
-                self.status = OrderStatus.FILLED
-            elif status is not OrderStatus.PENDING_CANCEL:
-                self.status = OrderStatus.PARTIALLY_FILLED
-        elif isinstance(event, OrderAccepted):
-            # A cancel may be sent before the venue has acknowledged the order.
-            if status not in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
-                raise self._invalid(event)
-            if self.venue_order_id is not None:
-                raise self._invalid(event)
-            self.venue_order_id = event.venue_order_id
-            if status is OrderStatus.SUBMITTED:
-                self.status = OrderStatus.ACCEPTED
-        elif isinstance(event, OrderRejected):
-            if status not in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
-                raise self._invalid(event)
-            self.status = OrderStatus.REJECTED
-            self.reason = event.reason
-        elif isinstance(event, OrderPendingCancel):
-            if not status.is_open or status is OrderStatus.PENDING_CANCEL:
-                raise self._invalid(event)
-            self.status = OrderStatus.PENDING_CANCEL
-        elif isinstance(event, OrderCanceled | OrderExpired):
-            if not status.is_open:
-                raise self._invalid(event)
-            self.status = (
-                OrderStatus.CANCELED if isinstance(event, OrderCanceled) else OrderStatus.EXPIRED
-            )
-            self.reason = event.reason
-        elif isinstance(event, OrderCancelRejected):
-            if status is not OrderStatus.PENDING_CANCEL:
-                raise self._invalid(event)
-            if self.filled_raw:
-                self.status = OrderStatus.PARTIALLY_FILLED
-            elif self.venue_order_id is None:
-                self.status = OrderStatus.SUBMITTED
-            else:
-                self.status = OrderStatus.ACCEPTED
-            self.reason = event.reason
-        else:  # OrderSubmitted / OrderDenied only create orders
+        kind = type(event)
+        target = TRANSITIONS.get(kind, _NONE).get(self.status)
+        if target is None:  # OrderSubmitted / OrderDenied only create orders
             raise self._invalid(event)
+        effect = _EFFECTS.get(kind)
+        if effect is not None:
+            target = effect(self, event) or target
+        self.status = target
         self.ts_last = event.ts
 
     def _invalid(self, event: OrderEvent) -> InvalidTransition:
@@ -281,3 +255,79 @@ class Order:
         return InvalidTransition(
             f"order {self.client_order_id}: {kind} is not valid in state {self.status.value}"
         )
+
+
+# --- the state machine as data ---------------------------------------------------------------
+
+_S = OrderStatus
+_NONE: dict[OrderStatus, OrderStatus] = {}
+
+TRANSITIONS: dict[type[OrderEvent], dict[OrderStatus, OrderStatus]] = {
+    # A cancel may be sent before the venue has acknowledged the order: the acknowledgement
+    # then finds it pending cancel, and leaves it so.
+    OrderAccepted: {_S.SUBMITTED: _S.ACCEPTED, _S.PENDING_CANCEL: _S.PENDING_CANCEL},
+    OrderRejected: {_S.SUBMITTED: _S.REJECTED, _S.PENDING_CANCEL: _S.REJECTED},
+    # A fill that completes the order makes it FILLED instead (see _fill).
+    OrderFilled: {
+        _S.SUBMITTED: _S.PARTIALLY_FILLED,
+        _S.ACCEPTED: _S.PARTIALLY_FILLED,
+        _S.PARTIALLY_FILLED: _S.PARTIALLY_FILLED,
+        _S.PENDING_CANCEL: _S.PENDING_CANCEL,
+    },
+    OrderPendingCancel: {
+        _S.SUBMITTED: _S.PENDING_CANCEL,
+        _S.ACCEPTED: _S.PENDING_CANCEL,
+        _S.PARTIALLY_FILLED: _S.PENDING_CANCEL,
+    },
+    OrderCanceled: dict.fromkeys(_OPEN, _S.CANCELED),
+    OrderExpired: dict.fromkeys(_OPEN, _S.EXPIRED),
+    # Back to where it was working: ACCEPTED, or PARTIALLY_FILLED / SUBMITTED (see
+    # _cancel_rejected).
+    OrderCancelRejected: {_S.PENDING_CANCEL: _S.ACCEPTED},
+}
+"""Event type -> {state it may arrive in: the state it leaves the order in}. A pair that is not
+here is an :class:`InvalidTransition`."""
+
+
+def _fill(order: Order, event: OrderFilled) -> OrderStatus | None:
+    open_raw = order.quantity_raw - order.filled_raw
+    if event.quantity_raw <= 0 or event.quantity_raw > open_raw:
+        raise InvalidTransition(
+            f"order {order.client_order_id}: fill of {event.quantity_raw} exceeds the "
+            f"open quantity {open_raw}"
+        )
+    order.filled_raw += event.quantity_raw
+    order.filled_notional_raw += event.price_raw * event.quantity_raw
+    order.fee_raw += event.fee_raw
+    return _S.FILLED if order.filled_raw == order.quantity_raw else None
+
+
+def _accepted(order: Order, event: OrderAccepted) -> OrderStatus | None:
+    if order.venue_order_id is not None:
+        raise order._invalid(event)  # acknowledged twice
+    order.venue_order_id = event.venue_order_id
+    return None
+
+
+def _cancel_rejected(order: Order, event: OrderCancelRejected) -> OrderStatus | None:
+    order.reason = event.reason
+    if order.filled_raw:
+        return _S.PARTIALLY_FILLED
+    if order.venue_order_id is None:
+        return _S.SUBMITTED
+    return None
+
+
+def _ended(order: Order, event: OrderRejected | OrderCanceled | OrderExpired) -> None:
+    order.reason = event.reason
+
+
+# Each effect takes the event type it is keyed by (a dict cannot say so to the type checker).
+_EFFECTS: dict[type[OrderEvent], Callable[[Order, Any], OrderStatus | None]] = {
+    OrderFilled: _fill,
+    OrderAccepted: _accepted,
+    OrderRejected: _ended,
+    OrderCanceled: _ended,
+    OrderExpired: _ended,
+    OrderCancelRejected: _cancel_rejected,
+}

@@ -57,14 +57,35 @@ class Position:
         return self.quantity_raw == 0
 
     def apply_fill(
-        self, side: OrderSide, price_raw: int, quantity_raw: int, fee_raw: int, ts: int = 0
+        self,
+        side: OrderSide,
+        price_raw: int,
+        quantity_raw: int,
+        fee_raw: int,
+        ts: int = 0,
+        *,
+        fee_base_raw: int = 0,
     ) -> int:
-        """Apply one fill; returns the PnL it realized (before fees)."""
-        if quantity_raw <= 0 or price_raw <= 0 or fee_raw < 0:
+        """Apply one fill; returns the PnL it realized (before fees).
+
+        ``fee_base_raw`` is a fee the venue took in the base asset (``OrderFilled.fee_base_raw``):
+        the position moves by what the account really got or gave, a buy of ``quantity_raw -
+        fee_base_raw`` or a sell of ``quantity_raw + fee_base_raw`` at the fill price, with
+        ``fee_raw`` (that fee valued at the fill price) as the fee, so the identity in the module
+        docstring still holds to the unit."""
+        if quantity_raw <= 0 or price_raw <= 0 or fee_raw < 0 or fee_base_raw < 0:
             raise ValueError(
                 f"fill needs a positive price and quantity and a non-negative fee, got "
-                f"price {price_raw}, quantity {quantity_raw}, fee {fee_raw}"
+                f"price {price_raw}, quantity {quantity_raw}, fee {fee_raw} "
+                f"(base-asset fee {fee_base_raw})"
             )
+        if fee_base_raw:
+            quantity_raw += -fee_base_raw if side is OrderSide.BUY else fee_base_raw
+            if quantity_raw <= 0:  # the whole fill went in fees: only the fee moves
+                self.fees_raw += fee_raw
+                self.trades += 1
+                self.ts_last = ts
+                return 0
         self.fees_raw += fee_raw
         self.trades += 1
         self.ts_last = ts

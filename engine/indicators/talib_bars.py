@@ -75,7 +75,8 @@ class TalibIndicator:
         upper = name.upper()
         if upper not in talib.get_functions():
             raise ValueError(f"TA-Lib has no function {name!r}")
-        info = talib.abstract.Function(upper)
+        # TA-Lib's abstract.pyi leaves out Function, which abstract.py defines.
+        info = talib.abstract.Function(upper)  # type: ignore[attr-defined]
         unknown = sorted(set(params) - set(info.parameters))
         if unknown:
             raise ValueError(

@@ -2,7 +2,8 @@
 
 Everything the engine acts on is committed here first (see ``docs/trading-core.md``); after a
 restart, :func:`recover` rebuilds the orders and positions from it. :mod:`.store` holds the
-durability and locking story, :mod:`.schema` the tables and their versions.
+durability and locking story and the writes, :mod:`.reading` the reads, :mod:`.schema` the tables
+and their versions.
 """
 
 from __future__ import annotations

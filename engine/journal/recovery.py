@@ -106,7 +106,9 @@ class _Replay:
         if order is None:
             self._skip(seq, f"{type(event).__name__} for order {client_order_id}, never submitted")
             return
-        if isinstance(event, OrderFilled) and (event.price_raw <= 0 or event.fee_raw < 0):
+        if isinstance(event, OrderFilled) and (
+            event.price_raw <= 0 or event.fee_raw < 0 or event.fee_base_raw < 0
+        ):
             # Checked before the order takes the fill, so the order and the position stay in
             # step (Position.apply_fill would refuse it after Order.apply had counted it).
             self._skip(
@@ -126,7 +128,12 @@ class _Replay:
             if position is None:
                 position = self.positions[instrument_id] = Position(instrument_id)
             position.apply_fill(
-                order.side, event.price_raw, event.quantity_raw, event.fee_raw, event.ts
+                order.side,
+                event.price_raw,
+                event.quantity_raw,
+                event.fee_raw,
+                event.ts,
+                fee_base_raw=event.fee_base_raw,
             )
             self.fills.append(event)
 

@@ -19,25 +19,24 @@ The connection is used from the thread that opened the journal (sqlite3's defaul
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal, get_args
+from typing import Literal
 
 import msgspec
 
 from engine.domain.orders import AnyOrderEvent, OrderFilled, OrderSide, OrderSubmitted
 from engine.domain.positions import Position
 from engine.journal import schema
+from engine.journal.disk_space import DiskReserve, is_disk_full
 from engine.journal.errors import JournalError
+from engine.journal.reading import EVENT_COLUMNS, TAGS, JournalReader
 from engine.journal.records import (
     FILL_COLUMNS,
     POSITION_COLUMNS,
     EventRecord,
-    FillRecord,
     exact,
-    fill_from_row,
-    position_from_row,
     position_to_row,
 )
 
@@ -46,14 +45,13 @@ Synchronous = Literal["normal", "full", "off"]
 
 BUSY_TIMEOUT_MS = 5000
 """How long a write waits for another connection's lock before it fails."""
-_PAGE = 1000
-"""Events read per query by :meth:`Journal.event_records`."""
 _ORDER_CACHE_SIZE = 65536
 """Orders whose instrument and side are kept in memory for fills (older ones are looked up)."""
 _NO_STATE: Mapping[str, object] = MappingProxyType({})
-
-_TAGS: dict[type, str] = {kind: kind.__struct_config__.tag for kind in get_args(AnyOrderEvent)}
-"""Event type -> its msgspec tag, stored in the ``kind`` column."""
+MAX_AUDIT_ARGS_CHARS = 4096
+"""Longer command arguments are kept in the audit trail as a summary."""
+_AUDIT_HEAD = 512
+_AUDIT_NAME_CHARS = 128
 
 _INSERT_EVENT = (
     "INSERT INTO events (ts, kind, client_order_id, instrument_id, body) VALUES (?, ?, ?, ?, ?)"
@@ -73,17 +71,17 @@ _UPSERT_STATE = (
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 _INSERT_COMMAND = "INSERT INTO commands (ts, request_id, type, args, source) VALUES (?, ?, ?, ?, ?)"
-_EVENT_COLUMNS = "seq, ts, kind, client_order_id, instrument_id, body"
 _SUBMISSION_OF = (
-    f"SELECT {_EVENT_COLUMNS} FROM events "
+    f"SELECT {EVENT_COLUMNS} FROM events "
     "WHERE client_order_id = ? AND kind IN ('submitted', 'denied') ORDER BY seq LIMIT 1"
 )
 
 
-class Journal:
+class Journal(JournalReader):
     """Append-only SQLite journal (WAL) of commands, order events, fills, positions and state.
 
-    See the module docstring for what survives a crash and how a second process is kept out.
+    See the module docstring for what survives a crash and how a second process is kept out;
+    the reading side is :class:`~engine.journal.reading.JournalReader`.
     """
 
     def __init__(self, path: Path, *, synchronous: Synchronous | str = "normal") -> None:
@@ -94,6 +92,12 @@ class Journal:
         self._decoder = msgspec.json.Decoder(AnyOrderEvent)
         self._orders: dict[str, tuple[str, OrderSide]] = {}
         """client_order_id -> (instrument_id, side) of orders already committed (bounded)."""
+        self.space = DiskReserve(self.path.with_name(self.path.name + ".reserve"))
+        """Room kept for a full disk (none unless :meth:`DiskReserve.keep` is called)."""
+        self.audit_skipped = 0
+        """Commands not added to the audit trail because the disk is full."""
+        self._last_seqs: dict[int, int] = {}
+        """id(event) -> seq of the last append's events (see :meth:`seq_of`)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = sqlite3.connect(self.path, isolation_level=None)
@@ -145,37 +149,63 @@ class Journal:
         dataclasses, Decimal as text). Committed before it returns.
         """
         new_orders: dict[str, tuple[str, OrderSide]] = {}
+        try:
+            seqs = self._write(events, positions, state, new_orders)
+        except sqlite3.Error as error:
+            # A full disk: free the reserve and try once more in the room it leaves (fills and
+            # exits must be journaled; the engine refuses new entries from here, disk_space.py).
+            if not self.space.release_for(error):
+                raise JournalError(f"cannot write to journal {self.path}: {error}") from error
+            new_orders = {}
+            try:
+                seqs = self._write(events, positions, state, new_orders)
+            except sqlite3.Error as again:
+                raise JournalError(f"cannot write to journal {self.path}: {again}") from again
+        self._remember(new_orders)
+        # The bus carries each event's journal seq (OrderUpdate.seq): listeners run right after
+        # the append that wrote their event, so the last batch is all they ask about.
+        self._last_seqs = {id(event): seq for event, seq in zip(events, seqs, strict=True)}
+        return seqs
+
+    def _write(
+        self,
+        events: Sequence[AnyOrderEvent],
+        positions: Sequence[tuple[Position, str]],
+        state: Mapping[str, object],
+        new_orders: dict[str, tuple[str, OrderSide]],
+    ) -> list[int]:
+        """One transaction of :meth:`append`; rolled back and re-raised on any failure."""
         seqs: list[int] = []
         connection = self._connection
         cursor = self._cursor
+        connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                fills: list[tuple[object, ...]] = []
-                for event in events:
-                    seq, fill = self._insert_event(cursor, event, new_orders)
-                    seqs.append(seq)
-                    if fill is not None:
-                        fills.append(fill)
-                if fills:
-                    cursor.executemany(_INSERT_FILL, fills)
-                if positions:
-                    rows = [position_to_row(position, account) for position, account in positions]
-                    cursor.executemany(_UPSERT_POSITION, rows)
-                if state:
-                    encode = self._encoder.encode
-                    values = [(key, encode(value).decode()) for key, value in state.items()]
-                    cursor.executemany(_UPSERT_STATE, values)
-                connection.execute("COMMIT")
-            except BaseException:
-                # SQLite may already have rolled back (disk full, I/O error).
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as error:
-            raise JournalError(f"cannot write to journal {self.path}: {error}") from error
-        self._remember(new_orders)
+            fills: list[tuple[object, ...]] = []
+            for event in events:
+                seq, fill = self._insert_event(cursor, event, new_orders)
+                seqs.append(seq)
+                if fill is not None:
+                    fills.append(fill)
+            if fills:
+                cursor.executemany(_INSERT_FILL, fills)
+            if positions:
+                rows = [position_to_row(position, account) for position, account in positions]
+                cursor.executemany(_UPSERT_POSITION, rows)
+            if state:
+                encode = self._encoder.encode
+                values = [(key, encode(value).decode()) for key, value in state.items()]
+                cursor.executemany(_UPSERT_STATE, values)
+            connection.execute("COMMIT")
+        except BaseException:
+            # SQLite may already have rolled back (disk full, I/O error).
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
         return seqs
+
+    def seq_of(self, event: AnyOrderEvent) -> int | None:
+        """The seq :meth:`append` gave ``event`` in its last call (None: not in that batch)."""
+        return self._last_seqs.get(id(event))
 
     def _insert_event(
         self,
@@ -187,21 +217,22 @@ class Journal:
         client_order_id = event.client_order_id
         if isinstance(event, OrderSubmitted):
             # A repeated submission is a bug recovery reports; like recovery, keep the first.
-            order = (
+            first = (
                 new_orders.get(client_order_id)
                 or self._orders.get(client_order_id)
                 or (event.instrument_id, event.side)
             )
-            new_orders[client_order_id] = order
+            new_orders[client_order_id] = first
+            order: tuple[str, OrderSide] | None = first
             instrument_id: str | None = event.instrument_id
         else:
             order = new_orders.get(client_order_id) or self._order(client_order_id)
             instrument_id = order[0] if order is not None else None
         body = self._encoder.encode(event).decode()
         cursor.execute(
-            _INSERT_EVENT, (event.ts, _TAGS[type(event)], client_order_id, instrument_id, body)
+            _INSERT_EVENT, (event.ts, TAGS[type(event)], client_order_id, instrument_id, body)
         )
-        seq: int = cursor.lastrowid  # type: ignore[assignment]
+        seq = _rowid(cursor)
         if not isinstance(event, OrderFilled):
             return seq, None
         if order is None:
@@ -249,106 +280,34 @@ class Journal:
         """Add a received command (accepted or not) to the audit trail; returns its row id.
 
         Committed before it returns. Arguments that JSON cannot hold are kept as their text: the
-        audit trail must record whatever arrived.
+        audit trail must record whatever arrived. Arguments longer than
+        :data:`MAX_AUDIT_ARGS_CHARS` are stored as a summary (their size and their beginning):
+        a rejected 10 MB payload must not fill the disk. Nothing is written while the disk is
+        full (returns 0): the reserve is for fills and exits.
         """
+        if self.space.full_reason:
+            self.audit_skipped += 1
+            return 0
         args_json = msgspec.json.encode(args, enc_hook=str).decode()
+        if len(args_json) > MAX_AUDIT_ARGS_CHARS:
+            summary = {"cut": f"{len(args_json):,} characters", "head": args_json[:_AUDIT_HEAD]}
+            args_json = msgspec.json.encode(summary).decode()
+        type = type[:_AUDIT_NAME_CHARS]
+        request_id = request_id[:_AUDIT_NAME_CHARS]
+        source = source[:_AUDIT_NAME_CHARS]
         try:
             cursor = self._connection.execute(
                 _INSERT_COMMAND, (ts, request_id, type, args_json, source)
             )
         except sqlite3.Error as error:
+            if is_disk_full(error):
+                # The command goes on without its audit row (a trading command is then refused
+                # by risk, or is an exit); the reserve is freed for the order events.
+                self.space.release_for(error)
+                self.audit_skipped += 1
+                return 0
             raise JournalError(f"cannot write to journal {self.path}: {error}") from error
-        return cursor.lastrowid  # type: ignore[return-value]
-
-    # --- reading --------------------------------------------------------------------------
-
-    def event_records(self, after_seq: int = 0) -> Iterator[EventRecord]:
-        """Rows of ``events`` after ``after_seq``, in seq order, undecoded.
-
-        Read a page at a time, so appending while iterating is safe (new rows are seen).
-        """
-        last = after_seq
-        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
-        while True:
-            rows = self._read(query, (last, _PAGE))
-            for row in rows:
-                yield EventRecord(*row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
-
-    def decode(self, record: EventRecord) -> AnyOrderEvent:
-        """The domain event stored in ``record``; :class:`JournalError` if the row is bad."""
-        try:
-            event = self._decoder.decode(record.body)
-        except msgspec.DecodeError as error:
-            raise self._bad_row(record.seq, f"the body is not an order event ({error})") from None
-        if event.client_order_id != record.client_order_id:
-            raise self._bad_row(
-                record.seq,
-                f"the body is for order {event.client_order_id} but the row says "
-                f"{record.client_order_id}",
-            )
-        if _TAGS[type(event)] != record.kind:
-            raise self._bad_row(
-                record.seq,
-                f"the body is a {_TAGS[type(event)]} event but the row says {record.kind}",
-            )
-        return event
-
-    def _bad_row(self, seq: int, what: str) -> JournalError:
-        return JournalError(f"journal {self.path}, event seq {seq}: {what}")
-
-    def events(self, after_seq: int = 0) -> Iterator[tuple[int, AnyOrderEvent]]:
-        """``(seq, event)`` after ``after_seq`` in seq order; a bad row raises JournalError."""
-        for record in self.event_records(after_seq):
-            yield record.seq, self.decode(record)
-
-    def fills(self) -> list[FillRecord]:
-        """Every row of the ``fills`` table, in seq order."""
-        rows = self._read(f"SELECT {FILL_COLUMNS} FROM fills ORDER BY seq")
-        try:
-            return [fill_from_row(row) for row in rows]
-        except ValueError as error:
-            raise JournalError(f"journal {self.path}: a fills row is bad: {error}") from error
-
-    def positions(self) -> dict[str, Position]:
-        """The ``positions`` table as stored, by instrument id."""
-        rows = self._read(f"SELECT {POSITION_COLUMNS} FROM positions ORDER BY instrument_id")
-        try:
-            return {row[0]: position_from_row(row) for row in rows}
-        except ValueError as error:
-            raise JournalError(f"journal {self.path}: a positions row is bad: {error}") from error
-
-    def position_accounts(self) -> dict[str, str]:
-        """The account each stored position belongs to, by instrument id."""
-        return dict(self._read("SELECT instrument_id, account FROM positions"))
-
-    def state(self, key: str) -> object | None:
-        """The JSON value stored under ``key`` (plain dicts, lists, text, numbers), or None.
-
-        Decimals come back as text; ``msgspec.convert(value, SomeType)`` turns the value back
-        into a typed structure.
-        """
-        rows = self._read("SELECT value FROM state WHERE key = ?", (key,))
-        if not rows:
-            return None
-        try:
-            return msgspec.json.decode(rows[0][0])
-        except msgspec.DecodeError as error:
-            raise JournalError(
-                f"journal {self.path}: state {key!r} is not valid JSON ({error})"
-            ) from None
-
-    def last_seq(self) -> int:
-        """The highest event seq (0 for an empty journal)."""
-        return self._read("SELECT coalesce(max(seq), 0) FROM events")[0][0]
-
-    def _read(self, query: str, parameters: tuple[object, ...] = ()) -> list[Any]:
-        try:
-            return self._connection.execute(query, parameters).fetchall()
-        except sqlite3.Error as error:
-            raise JournalError(f"cannot read journal {self.path}: {error}") from error
+        return _rowid(cursor)
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -369,3 +328,11 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row ``cursor`` just inserted (typed ``int | None``: None before any)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise JournalError("the journal did not report the row it inserted")
+    return rowid

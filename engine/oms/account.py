@@ -80,18 +80,31 @@ class PaperAccount:
         price_raw: int,
         quantity_raw: int,
         fee_raw: int,
+        *,
+        fee_base_raw: int = 0,
+        fee_asset: str = "",
+        fee_charged: str = "",
     ) -> None:
+        """Move the totals by one fill, the fee taken from the asset the venue charged it in
+        (the ``OrderFilled`` fee fields: quote currency by default, the base asset, or a third
+        asset such as BNB), so the balances follow what the venue account really holds."""
         scale = instrument.price_precision + instrument.size_precision
         cash = from_raw(price_raw * quantity_raw, scale)
-        fee = from_raw(fee_raw, scale)
         size = from_raw(quantity_raw, instrument.size_precision)
         quote = self._balance(instrument.quote_currency)
         base = self._balance(instrument.base_currency)
+        quote_fee = Decimal(0)
+        if fee_base_raw:
+            base.total -= from_raw(fee_base_raw, instrument.size_precision)
+        elif fee_asset and fee_asset != instrument.quote_currency:
+            self._balance(fee_asset).total -= Decimal(fee_charged or 0)
+        else:
+            quote_fee = from_raw(fee_raw, scale)
         if order.side is OrderSide.BUY:
-            quote.total -= cash + fee
+            quote.total -= cash + quote_fee
             base.total += size
         else:
-            quote.total += cash - fee
+            quote.total += cash - quote_fee
             base.total -= size
         lock = self._locks.get(order.client_order_id)
         if lock is not None:

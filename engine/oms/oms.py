@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from engine.domain.fixed_point import format_raw, from_raw
 from engine.domain.instrument import Instrument
+from engine.domain.order_venue import OrderVenue
 from engine.domain.orders import (
     AnyOrderEvent,
     InvalidTransition,
@@ -37,7 +38,6 @@ from engine.journal import Journal
 from engine.market_state import InstrumentState, MarketState
 from engine.oms.account import PaperAccount
 from engine.oms.order_requests import BadRequest, OrderRequest
-from engine.paper import PaperExchange
 from engine.protocol.trading import RiskState as RiskStatePayload
 from engine.risk import (
     PostTradeRisk,
@@ -48,8 +48,11 @@ from engine.risk import (
     gross_exposure,
     stale_feeds,
 )
+from engine.risk.post_trade import KST_OFFSET_NS
 
 log = logging.getLogger("stom.oms")
+
+NS_PER_DAY = 86_400_000_000_000
 
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
@@ -70,7 +73,7 @@ class Oms:
         self,
         *,
         market: MarketState,
-        exchange: PaperExchange,
+        exchange: OrderVenue,
         journal: Journal,
         account: PaperAccount,
         pre_trade: PreTradeRisk,
@@ -100,6 +103,17 @@ class Oms:
         """Instruments whose feed is silent, by reason (refreshed every check interval)."""
         self._next_check_ns = 0
         self._next_risk_save_ns = 0
+        self.report_stale = True
+        """Refresh :attr:`stale` at each check (for the risk payload). A backtest, which has no
+        payload to publish and whose orders are checked for staleness one by one anyway, turns
+        it off."""
+        self.journal_risk = True
+        """Journal the day's equity marks every few seconds when they changed, so a restart
+        keeps them. A backtest, whose journal is scratch and removed at the end, turns it off
+        (a kill still journals the risk state)."""
+        self._post_trade_seen: tuple[object, ...] = ()
+        """What the last post-trade update saw (day, limits, state, equity in raw integers):
+        while it is unchanged, the update cannot change anything and is skipped."""
         self._risk_saved: dict[str, object] = {}
         self._id_counter = 0
         self._id_base = journal.last_seq() + 1
@@ -111,8 +125,7 @@ class Oms:
         return state.instrument if state is not None else None
 
     def market_state(self, instrument_id: str) -> InstrumentState | None:
-        # A plain str finds an InstrumentId key (same hash and equality) without re-validating.
-        return self.market.get(instrument_id)  # type: ignore[arg-type]
+        return self.market.get(instrument_id)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -289,12 +302,18 @@ class Oms:
         if instrument is None:
             return None
         side = OrderSide.SELL if position.quantity_raw > 0 else OrderSide.BUY
+        # What the account holds may be off the lot grid (a fee taken in the base asset): close
+        # the whole lots, never more than is held; the dust below one lot cannot be sold.
+        lot = instrument.lot_size_raw
+        quantity_raw = abs(position.quantity_raw) // lot * lot
+        if quantity_raw <= 0:
+            return None
         request = OrderRequest(
             instrument=instrument,
             side=side,
             order_type=OrderType.MARKET,
             time_in_force=TimeInForce.IOC,
-            quantity_raw=abs(position.quantity_raw),
+            quantity_raw=quantity_raw,
             price_raw=0,
             strategy_id=why,
         )
@@ -306,7 +325,8 @@ class Oms:
     def pump(self, now_ns: int) -> None:
         """Run the venue up to ``now_ns`` and take in its events; periodic risk checks."""
         exchange = self.exchange
-        exchange.advance(now_ns)
+        if exchange.has_work:  # otherwise nothing is queued on the venue to fall due
+            exchange.advance(now_ns)
         events = exchange.drain()
         if events:
             self.apply_venue_events(events)
@@ -365,10 +385,26 @@ class Oms:
         position = self.positions.get(order.instrument_id)
         if position is None:
             position = self.positions[order.instrument_id] = Position(order.instrument_id)
-        position.apply_fill(order.side, fill.price_raw, fill.quantity_raw, fill.fee_raw, fill.ts)
+        position.apply_fill(
+            order.side,
+            fill.price_raw,
+            fill.quantity_raw,
+            fill.fee_raw,
+            fill.ts,
+            fee_base_raw=fill.fee_base_raw,
+        )
         instrument = self.instrument(order.instrument_id)
         if instrument is not None:
-            self.account.on_fill(order, instrument, fill.price_raw, fill.quantity_raw, fill.fee_raw)
+            self.account.on_fill(
+                order,
+                instrument,
+                fill.price_raw,
+                fill.quantity_raw,
+                fill.fee_raw,
+                fee_base_raw=fill.fee_base_raw,
+                fee_asset=fill.fee_asset,
+                fee_charged=fill.fee_charged,
+            )
         return position
 
     def _log_fill(self, fill: OrderFilled, order: Order) -> None:
@@ -376,14 +412,17 @@ class Oms:
         if instrument is None:
             return
         scale = instrument.price_precision + instrument.size_precision
+        # A fee the venue took in another asset (Binance: the base asset, BNB) is named as charged.
+        charged = f" charged as {fill.fee_charged} {fill.fee_asset}" if fill.fee_asset else ""
         log.info(
-            "FILL %s %s %s @ %s fee %s %s (%s) order %s",
+            "FILL %s %s %s @ %s fee %s %s%s (%s) order %s",
             order.side.value,
             instrument.format_size(fill.quantity_raw),
             order.instrument_id,
             instrument.format_price(fill.price_raw),
             format_raw(fill.fee_raw, scale),
             instrument.quote_currency,
+            charged,
             fill.liquidity,
             order.client_order_id,
             extra=NOT_ON_BUS,
@@ -392,23 +431,36 @@ class Oms:
     # --- periodic risk -----------------------------------------------------------------------
 
     def _periodic(self, now_ns: int) -> None:
-        changed = self._update_paused(now_ns)
-        for instrument_id, position in list(self.positions.items()):
-            if position.is_flat:
-                continue
-            state = self.market_state(instrument_id)
-            if state is None:
-                continue
-            signal = self.exits.check(instrument_id, position, state)
-            if signal is not None:
-                log.warning("protective exit on %s: %s", instrument_id, signal.reason)
-                self._close_position(position, now_ns, "exit")
-                changed = True
-        trip = self.post_trade.update(now_ns, self.equity_by_currency())
+        changed = self._update_paused(now_ns) if self.report_stale else False
+        exits = self.exits
+        armed = exits.armed
+        if armed:
+            # Only a position with an exit level can signal (a backtest with no default exits
+            # has none); positions are walked in their own order, so exits fire in it.
+            get = self.market.get
+            for instrument_id, position in list(self.positions.items()):
+                if not position.quantity_raw or instrument_id not in armed:
+                    continue
+                state = get(instrument_id)
+                if state is None:
+                    continue
+                signal = exits.check(instrument_id, position, state)
+                if signal is not None and self._close_position(position, now_ns, "exit"):
+                    # (no order: only dust below one lot is left, which cannot be sold)
+                    log.warning("protective exit on %s: %s", instrument_id, signal.reason)
+                    changed = True
+        trip = None
+        equity = self._equity_raw()
+        seen = self._post_trade_key(now_ns, equity)
+        if seen != self._post_trade_seen:
+            # Equity, the day, the limits or the state moved: only then can a limit trip or a
+            # mark change (flat and quiet, this is most checks of a backtest).
+            self._post_trade_seen = seen
+            trip = self.post_trade.update(now_ns, _as_decimal(equity))
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
-        elif now_ns >= self._next_risk_save_ns:
+        elif self.journal_risk and now_ns >= self._next_risk_save_ns:
             # The day's starting equity and peak survive a restart (no daily-limit reset by
             # restarting), at the cost of one small write every few seconds.
             self._next_risk_save_ns = now_ns + RISK_SAVE_INTERVAL_NS
@@ -418,6 +470,58 @@ class Oms:
                 self._risk_saved = saved
         if changed:
             self.on_state_change()
+
+    def _post_trade_key(
+        self, now_ns: int, equity: dict[str, tuple[int, int]]
+    ) -> tuple[object, ...]:
+        """Everything :meth:`PostTradeRisk.update` reads, in integers (no Decimal, no date):
+        the day, the limits and state it works on, and ``equity`` (:meth:`_equity_raw`, a new
+        dict each time, compared by its items)."""
+        post_trade = self.post_trade
+        state = post_trade.state
+        return (
+            (now_ns + KST_OFFSET_NS) // NS_PER_DAY,
+            id(post_trade.limits),
+            id(state),
+            state.day,
+            len(state.day_start_equity),
+            len(state.equity_peak),
+            len(state.breached),
+            equity,
+        )
+
+    def _equity_raw(self) -> dict[str, tuple[int, int]]:
+        """:meth:`equity_by_currency` in integers: per quote currency, ``(raw, scale)`` at the
+        largest notional scale of its instruments (a check compares these; Decimal only when
+        they moved)."""
+        equity: dict[str, tuple[int, int]] = {}
+        get = self.market.get
+        for instrument_id, position in self.positions.items():
+            state = get(instrument_id)
+            if state is None:
+                continue
+            instrument = state.instrument
+            quantity = position.quantity_raw
+            raw = position.realized_raw - position.fees_raw
+            if quantity:
+                # Position.unrealized_raw at the mark price (Oms.mark_price), inlined.
+                bid, ask = state.best_bid, state.best_ask
+                mark = (bid + ask) // 2 if bid and ask else state.last_price
+                if mark > 0:
+                    raw += mark * quantity - position.cost_raw
+            scale = instrument.price_precision + instrument.size_precision
+            currency = instrument.quote_currency
+            held = equity.get(currency)
+            if held is not None:
+                total, at = held
+                if at > scale:
+                    raw *= 10 ** (at - scale)
+                    scale = at
+                elif scale > at:
+                    total *= 10 ** (scale - at)
+                raw += total
+            equity[currency] = (raw, scale)
+        return equity
 
     def _update_paused(self, now_ns: int) -> bool:
         """Refresh which feeds are stale (for the payload; pre-trade checks each order itself)."""
@@ -431,21 +535,7 @@ class Oms:
 
     def equity_by_currency(self) -> dict[str, Decimal]:
         """Realized minus fees plus unrealized PnL, per quote currency, over all positions."""
-        equity: dict[str, Decimal] = {}
-        for instrument_id, position in self.positions.items():
-            state = self.market_state(instrument_id)
-            if state is None:
-                continue
-            instrument = state.instrument
-            raw = (
-                position.realized_raw
-                - position.fees_raw
-                + position.unrealized_raw(self.mark_price(state))
-            )
-            scale = instrument.price_precision + instrument.size_precision
-            currency = instrument.quote_currency
-            equity[currency] = equity.get(currency, Decimal(0)) + from_raw(raw, scale)
-        return equity
+        return _as_decimal(self._equity_raw())
 
     def risk_payload(self, now_ns: int) -> RiskStatePayload:
         """The retained ``risk/state`` payload, in the account's main currency."""
@@ -458,6 +548,7 @@ class Oms:
             open_orders=len(self.open),
             gross_exposure=gross_exposure(self.view, currency).total,
             stale=self.stale,
+            allow_short=self.pre_trade.allow_short,
         )
 
     @staticmethod
@@ -499,6 +590,16 @@ class Oms:
             if not order.is_open:
                 closed += 1
                 yield order
+
+
+def _as_decimal(equity: dict[str, tuple[int, int]]) -> dict[str, Decimal]:
+    """:meth:`Oms._equity_raw` as decimals: the integer sums are exact, and ``0 +`` applies the
+    context's rounding once (the Decimal sums this replaced rounded at every step, which differs
+    only past 28 significant digits)."""
+    return {currency: _ZERO + from_raw(raw, scale) for currency, (raw, scale) in equity.items()}
+
+
+_ZERO = Decimal(0)
 
 
 class OmsRiskView:

@@ -8,17 +8,15 @@ the instrument's size precision and lot, and a limit price on the tick grid. Bus
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from engine.domain.fixed_point import PrecisionError, to_raw
+from engine.domain.ids import InstrumentId
 from engine.domain.instrument import Instrument
 from engine.domain.orders import OrderSide, OrderType, TimeInForce
 from engine.market_state import MarketState
-
-_CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,36}$")
+from engine.protocol.commands import OrderSubmitArgs
+from engine.protocol.limits import check_decimal
 
 
 class BadRequest(ValueError):
@@ -37,46 +35,23 @@ class OrderRequest:
     strategy_id: str = "manual"
 
 
-def _text(args: Mapping[str, Any], field: str, *, required: bool = True) -> str | None:
-    value = args.get(field)
-    if value is None:
-        if required:
-            raise BadRequest(f"missing field {field!r}")
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise BadRequest(f"field {field!r} must be text, got {value!r}")
-    return str(value).strip()
-
-
-def _choice(args: Mapping[str, Any], field: str, choices: tuple[str, ...], default: str) -> str:
-    value = args.get(field, default)
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise BadRequest(f"{field} must be one of {', '.join(choices)}; got {value!r}")
-    return value.lower()
-
-
-def instrument_of(market: MarketState, value: object) -> Instrument:
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"field 'instrument' must be an instrument id, got {value!r}")
-    state = market.get(value)  # type: ignore[arg-type]
+def instrument_of(market: MarketState, value: str) -> Instrument:
+    try:
+        state = market.get(InstrumentId(value))
+    except ValueError:  # not SYMBOL.VENUE: no instrument has that id
+        state = None
     if state is None:
         known = ", ".join(str(instrument.id) for instrument in market.instruments())
         raise BadRequest(f"unknown instrument {value!r}; this engine trades: {known}")
     return state.instrument
 
 
-def client_order_id_of(args: Mapping[str, Any], field: str = "client_order_id") -> str | None:
-    value = args.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _CLIENT_ORDER_ID.match(value):
-        raise BadRequest(f"{field} must be 1-36 of letters, digits, '_' or '-'; got {value!r}")
-    return value
-
-
 def positive_raw(text: str, precision: int, field: str, instrument: Instrument) -> int:
     try:
-        raw = to_raw(text, precision)
+        # Bounded digits and exponent first: Decimal -> int is quadratic in the exponent.
+        raw = to_raw(check_decimal(text, field), precision)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     except PrecisionError as exc:
         raise BadRequest(f"{field} {text!r} for {instrument.id}: {exc}") from None
     if raw <= 0:
@@ -105,38 +80,36 @@ def quantity_raw_of(text: str, instrument: Instrument, field: str = "quantity") 
     return raw
 
 
-def parse_order_request(args: Mapping[str, Any], market: MarketState) -> OrderRequest:
-    """Validate ``order.submit`` arguments (see docs/trading-core.md)."""
-    instrument = instrument_of(market, args.get("instrument"))
-    side = OrderSide(_choice(args, "side", ("buy", "sell"), ""))
-    order_type = OrderType(_choice(args, "type", ("limit", "market"), "limit"))
-    default_tif = "gtc" if order_type is OrderType.LIMIT else "ioc"
-    tif = TimeInForce(_choice(args, "tif", ("gtc", "ioc", "fok"), default_tif))
+def parse_order_request(args: OrderSubmitArgs, market: MarketState) -> OrderRequest:
+    """Validate ``order.submit`` arguments against the instrument (see docs/trading-core.md).
+
+    Their types and choices were checked when the command was decoded; what is left needs the
+    market: the instrument, the tick grid, the lot, and a price to size a notional by.
+    """
+    instrument = instrument_of(market, args.instrument)
+    side = OrderSide(args.side)
+    order_type = OrderType(args.type)
+    tif = TimeInForce(args.tif or ("gtc" if order_type is OrderType.LIMIT else "ioc"))
     if order_type is OrderType.MARKET and tif is TimeInForce.GTC:
         raise BadRequest("a market order cannot rest: tif must be ioc or fok")
-    price_text = _text(args, "price", required=False)
     if order_type is OrderType.LIMIT:
-        if price_text is None:
+        if args.price is None:
             raise BadRequest("a limit order needs a 'price'")
-        price_raw = price_raw_of(price_text, instrument)
-    elif price_text is not None:
+        price_raw = price_raw_of(args.price, instrument)
+    elif args.price is not None:
         raise BadRequest("a market order takes no 'price' (use a limit order with tif ioc)")
     else:
         price_raw = 0
-    quantity_text = _text(args, "quantity", required=False)
-    notional_text = _text(args, "notional", required=False)
-    if (quantity_text is None) == (notional_text is None):
+    if (args.quantity is None) == (args.notional is None):
         raise BadRequest("give exactly one of 'quantity' or 'notional'")
-    if quantity_text is not None:
-        quantity_raw = quantity_raw_of(quantity_text, instrument)
+    if args.quantity is not None:
+        quantity_raw = quantity_raw_of(args.quantity, instrument)
     else:
-        assert notional_text is not None
+        assert args.notional is not None
         quantity_raw = _quantity_for_notional(
-            notional_text, instrument, price_raw or _best_opposite(market, instrument, side)
+            args.notional, instrument, price_raw or _best_opposite(market, instrument, side)
         )
-    strategy = args.get("strategy_id", "manual")
-    if not isinstance(strategy, str) or not strategy:
-        raise BadRequest(f"strategy_id must be text, got {strategy!r}")
+    # No strategy_id from the bus: orders sent as commands are the manual client's.
     return OrderRequest(
         instrument=instrument,
         side=side,
@@ -144,8 +117,7 @@ def parse_order_request(args: Mapping[str, Any], market: MarketState) -> OrderRe
         time_in_force=tif,
         quantity_raw=quantity_raw,
         price_raw=price_raw,
-        client_order_id=client_order_id_of(args),
-        strategy_id=strategy,
+        client_order_id=args.client_order_id,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
 from engine.oms.oms import Oms
 from engine.oms.rows import balance_rows, fill_row, order_row, position_rows
 from engine.outbox import Outbox
 from engine.protocol import trading as t
-from engine.protocol.codec import encode
 from engine.protocol.topics import Topics
 
 RECENT_CLOSED_ORDERS = 50
@@ -17,7 +18,9 @@ RECENT_CLOSED_ORDERS = 50
 class OmsPublisher:
     """Order events go out as ordered events; orders, positions, account and risk as state."""
 
-    def __init__(self, oms: Oms, outbox: Outbox, topics: Topics, *, mode: str = "paper") -> None:
+    def __init__(
+        self, oms: Oms, outbox: Outbox, topics: Topics, *, mode: Literal["paper", "live"] = "paper"
+    ) -> None:
         self.oms = oms
         self.outbox = outbox
         self.topics = topics
@@ -34,21 +37,25 @@ class OmsPublisher:
         instrument = self.oms.instrument(order.instrument_id)
         if instrument is None:
             return
-        self._seq += 1
+        # The journal's seq: one meaning across restarts (a client de-duplicates by it). An
+        # event the journal did not just write (none today) gets the next after the last seen.
+        journaled = self.oms.journal.seq_of(event)
+        self._seq = journaled if journaled is not None else self._seq + 1
         fill = None
         if isinstance(event, OrderFilled):
             fill = fill_row(event, order, instrument)
             self._positions_dirty = True
         reason = getattr(event, "reason", None)
+        tag = type(event).__struct_config__.tag  # every order event is tagged with its name
         update = t.OrderUpdate(
             ts=event.ts,
             seq=self._seq,
-            event=type(event).__struct_config__.tag or "order",  # type: ignore[attr-defined]
+            event=tag if isinstance(tag, str) else "order",
             order=order_row(order, instrument),
             fill=fill,
             reason=reason if isinstance(reason, str) else None,
         )
-        self.outbox.put_event(self.topics.order_events, encode(update))
+        self.outbox.publish(self.topics.order_events, update)
         self._orders_dirty = self._account_dirty = self._risk_dirty = True
 
     def on_state_change(self) -> None:
@@ -63,22 +70,20 @@ class OmsPublisher:
                 instrument = oms.instrument(order.instrument_id)
                 if instrument is not None:
                     rows.append(order_row(order, instrument))
-            outbox.put_state(topics.orders, encode(t.Orders(ts=now_ns, orders=rows)))
+            outbox.publish(topics.orders, t.Orders(ts=now_ns, orders=rows))
             self._orders_dirty = False
         has_open = any(not position.is_flat for position in oms.positions.values())
         if self._positions_dirty or has_open:
-            outbox.put_state(
-                topics.positions, encode(t.Positions(ts=now_ns, positions=position_rows(oms)))
-            )
+            outbox.publish(topics.positions, t.Positions(ts=now_ns, positions=position_rows(oms)))
             self._positions_dirty = False
         if self._account_dirty:
-            account = t.Account(ts=now_ns, mode=self.mode, balances=balance_rows(oms.account))  # type: ignore[arg-type]
-            outbox.put_state(topics.account, encode(account))
+            account = t.Account(ts=now_ns, mode=self.mode, balances=balance_rows(oms.account))
+            outbox.publish(topics.account, account)
             self._account_dirty = False
         if self._risk_dirty or has_open:
-            outbox.put_state(topics.risk, encode(oms.risk_payload(now_ns)))
+            outbox.publish(topics.risk, oms.risk_payload(now_ns))
             self._risk_dirty = False
 
     def publish_reconciliation(self, now_ns: int, venue: str, differences: list[str]) -> None:
         report = t.Reconciliation(ts=now_ns, venue=venue, differences=differences)
-        self.outbox.put_state(self.topics.reconciliation, encode(report))
+        self.outbox.publish(self.topics.reconciliation, report)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.config.settings import Settings
 from engine.domain.clock import Clock
+from engine.domain.order_venue import OrderVenue
 from engine.domain.orders import Order, OrderStatus
 from engine.journal import Journal, recover
 from engine.market_state import MarketState
@@ -24,7 +25,14 @@ from engine.oms.oms import Oms
 from engine.paper import PaperExchange
 from engine.risk import PostTradeRisk, PreTradeRisk, ProtectiveExits, RiskLimits, RiskState
 from engine.venues.live_exchange import LiveExchange
-from engine.venues.router import VenueRouter
+from engine.venues.router import (
+    MODES_KEY,
+    LiveOrdersLeftOpen,
+    VenueRouter,
+    live_orders_left_open,
+    venue_modes,
+    venue_of,
+)
 
 log = logging.getLogger("stom.oms")
 
@@ -34,7 +42,7 @@ PAPER_VENUES = frozenset({"SIM"})
 @dataclass
 class TradingCore:
     oms: Oms
-    exchange: PaperExchange | VenueRouter
+    exchange: OrderVenue
     journal: Journal
     differences: list[str]
     restored_open_orders: int
@@ -109,7 +117,19 @@ def _open(
         order_latency_ns=int(settings.paper.order_latency_ms * 1_000_000),
         id_prefix=f"P{recovered.last_seq}-",
     )
-    exchange = VenueRouter(paper, live_exchanges) if live_exchanges else paper
+    # Which exchange took the journal's open orders: the venues' modes in the last run.
+    previous_modes = journal.state(MODES_KEY)
+    open_orders = [order for order in recovered.orders.values() if order.is_open]
+    left_live = live_orders_left_open(previous_modes, open_orders, live_exchanges)
+    if left_live:  # refused before the modes are recorded, so the next start refuses too
+        raise LiveOrdersLeftOpen("\n".join(left_live))
+    venues = {venue_of(str(instrument.id)) for instrument in market.instruments()}
+    journal.append([], state={MODES_KEY: venue_modes(previous_modes, venues, live_exchanges)})
+    exchange: OrderVenue = (
+        VenueRouter(paper, live_exchanges, previous_modes=previous_modes)
+        if live_exchanges
+        else paper
+    )
     oms = Oms(
         market=market,
         exchange=exchange,
@@ -126,6 +146,8 @@ def _open(
     differences = list(recovered.differences)
     oms.orders = dict(recovered.orders)
     oms.positions = dict(recovered.positions)
+    for live in live_exchanges.values():  # checked against the venue's balances after fills
+        live.held_positions = lambda: {iid: pos.quantity_raw for iid, pos in oms.positions.items()}
     for fill in recovered.fills:
         order = recovered.orders.get(fill.client_order_id)
         instrument = oms.instrument(order.instrument_id) if order is not None else None
@@ -135,7 +157,16 @@ def _open(
                 "by this engine; left out of the balances"
             )
             continue
-        account.on_fill(order, instrument, fill.price_raw, fill.quantity_raw, fill.fee_raw)
+        account.on_fill(
+            order,
+            instrument,
+            fill.price_raw,
+            fill.quantity_raw,
+            fill.fee_raw,
+            fee_base_raw=fill.fee_base_raw,
+            fee_asset=fill.fee_asset,
+            fee_charged=fill.fee_charged,
+        )
     restored = 0
     trade_ids: dict[str, set[str]] = {}
     for fill in recovered.fills:
@@ -172,7 +203,7 @@ def _open(
     return TradingCore(oms, exchange, journal, differences, restored)
 
 
-def _back_on_venue(exchange: PaperExchange, order: Order, now: int) -> None:
+def _back_on_venue(exchange: OrderVenue, order: Order, now: int) -> None:
     if order.status is OrderStatus.SUBMITTED:
         exchange.submit(order, now)  # never acknowledged: it is sent again
     else:
@@ -181,7 +212,7 @@ def _back_on_venue(exchange: PaperExchange, order: Order, now: int) -> None:
             exchange.cancel(order.client_order_id, now)
 
 
-def _reconcile(oms: Oms, exchange: PaperExchange | VenueRouter) -> list[str]:
+def _reconcile(oms: Oms, exchange: OrderVenue) -> list[str]:
     journal_open = set(oms.open)
     venue_open = exchange.open_order_ids()
     differences = [

@@ -1,15 +1,17 @@
 """The trading commands on the bus (``order.submit``, ``order.cancel`` …; docs/trading-core.md).
 
-Each handler validates its arguments (a :class:`BadRequest` becomes a rejection naming the field
-and the value, and changes nothing), records the command in the journal's audit trail, and calls
-the OMS. Results carry the same rows the bus publishes.
+Each handler gets its command's typed arguments (checked when the command was decoded), checks
+what needs the market (a :class:`BadRequest` becomes a rejection naming the field and the value,
+and changes nothing), records the command in the journal's audit trail, and calls the OMS.
+Results are the typed structs of :mod:`engine.protocol.results`, carrying the rows the bus
+publishes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -19,16 +21,20 @@ from engine.domain.orders import Order, OrderStatus
 from engine.oms.oms import Oms
 from engine.oms.order_requests import (
     BadRequest,
-    client_order_id_of,
     instrument_of,
     parse_order_request,
     price_raw_of,
     quantity_raw_of,
 )
 from engine.oms.rows import balance_rows, order_row, position_row, position_rows
+from engine.protocol import commands as c
+from engine.protocol import results as r
+from engine.protocol.limits import check_decimal
+from engine.protocol.trading import OrderRow
 
-Args = dict[str, Any]
-Handler = Callable[[Args], Awaitable[Args]]
+A = TypeVar("A", bound=c.Args)
+AUDIT_SKIPPED = frozenset({"orders", "positions"})
+"""Read-only commands: not recorded in the audit trail."""
 
 
 class TradingCommands:
@@ -40,29 +46,32 @@ class TradingCommands:
         self.live_venues = live_venues
 
     def register(self, router: CommandRouter) -> None:
-        handlers: dict[str, Callable[[Args, int], Args]] = {
-            "order.submit": self.submit,
-            "order.cancel": self.cancel,
-            "order.cancel_all": self.cancel_all,
-            "order.replace": self.replace,
-            "orders": self.orders,
-            "positions": self.positions,
-            "kill": self.kill,
-            "kill.reset": self.kill_reset,
-            "arm": self.arm,
-            "disarm": self.disarm,
-            "protect": self.protect,
-        }
-        for name, handler in handlers.items():
-            router.register(name, self._wrap(name, handler))
+        self._add(router, "order.submit", self.submit)
+        self._add(router, "order.cancel", self.cancel)
+        self._add(router, "order.cancel_all", self.cancel_all)
+        self._add(router, "order.replace", self.replace)
+        self._add(router, "orders", self.orders)
+        self._add(router, "positions", self.positions)
+        self._add(router, "kill", self.kill)
+        self._add(router, "kill.reset", self.kill_reset)
+        self._add(router, "arm", self.arm)
+        self._add(router, "disarm", self.disarm)
+        self._add(router, "protect", self.protect)
 
-    def _wrap(self, name: str, handler: Callable[[Args, int], Args]) -> Handler:
-        audited = name not in ("orders", "positions")
+    def _add(self, router: CommandRouter, name: str, handler: Callable[[A, int], r.Result]) -> None:
+        router.register(name, self._wrap(name, handler))
 
-        async def run(args: Args) -> Args:
+    def _wrap(
+        self, name: str, handler: Callable[[A, int], r.Result]
+    ) -> Callable[[A], Awaitable[r.Result]]:
+        audited = name not in AUDIT_SKIPPED
+
+        async def run(args: A) -> r.Result:
             now = self.clock.now_ns()
             if audited:
-                self.oms.journal.record_command(now, "", name, args, "bus")
+                # The typed arguments: every field is bounded, so the audit row is too.
+                audit: dict[str, Any] = msgspec.to_builtins(args)
+                self.oms.journal.record_command(now, "", name, audit, "bus")
             try:
                 return handler(args, now)
             except BadRequest as exc:
@@ -70,97 +79,79 @@ class TradingCommands:
 
         return run
 
-    def _order(self, order: Order) -> Args:
+    def _order(self, order: Order) -> OrderRow:
         instrument = self.oms.instrument(order.instrument_id)
         assert instrument is not None
-        return msgspec.to_builtins(order_row(order, instrument))
+        return order_row(order, instrument)
 
     # --- handlers ----------------------------------------------------------------------------
 
-    def submit(self, args: Args, now: int) -> Args:
+    def submit(self, args: c.OrderSubmitArgs, now: int) -> r.SubmitResult:
         request = parse_order_request(args, self.oms.market)
         order, new = self.oms.submit(request, now)
-        result = {"order": self._order(order), "duplicate": not new}
+        result = r.SubmitResult(order=self._order(order), duplicate=not new)
         if order.status is OrderStatus.DENIED:
             raise CommandRejected(f"denied by risk ({order.reason})", result)
         return result
 
-    def cancel(self, args: Args, now: int) -> Args:
-        client_order_id = client_order_id_of(args)
-        if client_order_id is None:
-            raise BadRequest("missing field 'client_order_id'")
-        return {"order": self._order(self.oms.cancel(client_order_id, now))}
+    def cancel(self, args: c.OrderCancelArgs, now: int) -> r.OrderResult:
+        return r.OrderResult(order=self._order(self.oms.cancel(args.client_order_id, now)))
 
-    def cancel_all(self, args: Args, now: int) -> Args:
-        instrument = args.get("instrument")
+    def cancel_all(self, args: c.OrderCancelAllArgs, now: int) -> r.CanceledResult:
         instrument_id = None
-        if instrument is not None:
-            instrument_id = str(instrument_of(self.oms.market, instrument).id)
-        return {"canceled": self.oms.cancel_all(now, instrument_id)}
+        if args.instrument is not None:
+            instrument_id = str(instrument_of(self.oms.market, args.instrument).id)
+        return r.CanceledResult(canceled=self.oms.cancel_all(now, instrument_id))
 
-    def replace(self, args: Args, now: int) -> Args:
-        client_order_id = client_order_id_of(args)
-        if client_order_id is None:
-            raise BadRequest("missing field 'client_order_id'")
-        old = self.oms.orders.get(client_order_id)
+    def replace(self, args: c.OrderReplaceArgs, now: int) -> r.ReplaceResult:
+        old = self.oms.orders.get(args.client_order_id)
         if old is None:
-            raise BadRequest(f"unknown order id {client_order_id!r}")
+            raise BadRequest(f"unknown order id {args.client_order_id!r}")
         instrument = self.oms.instrument(old.instrument_id)
         assert instrument is not None
-        price = args.get("price")
-        quantity = args.get("quantity")
-        if price is None and quantity is None:
+        if args.price is None and args.quantity is None:
             raise BadRequest("give a new 'price' and/or 'quantity'")
         new = self.oms.replace(
-            client_order_id,
+            args.client_order_id,
             now,
-            price_raw=price_raw_of(str(price), instrument) if price is not None else None,
+            price_raw=price_raw_of(args.price, instrument) if args.price is not None else None,
             quantity_raw=(
-                quantity_raw_of(str(quantity), instrument) if quantity is not None else None
+                quantity_raw_of(args.quantity, instrument) if args.quantity is not None else None
             ),
         )
-        result = {"order": self._order(new), "replaced": client_order_id}
+        result = r.ReplaceResult(order=self._order(new), replaced=args.client_order_id)
         if new.status is OrderStatus.DENIED:
             raise CommandRejected(f"denied by risk ({new.reason})", result)
         return result
 
-    def orders(self, args: Args, now: int) -> Args:
-        only_open = bool(args.get("open", False))
-        orders = self.oms.open.values() if only_open else self.oms.orders.values()
-        return {"orders": [self._order(order) for order in orders]}
+    def orders(self, args: c.OrdersArgs, now: int) -> r.OrdersResult:
+        orders = self.oms.open.values() if args.open else self.oms.orders.values()
+        return r.OrdersResult(orders=[self._order(order) for order in orders])
 
-    def positions(self, args: Args, now: int) -> Args:
-        rows = [msgspec.to_builtins(row) for row in position_rows(self.oms)]
-        balances = [msgspec.to_builtins(row) for row in balance_rows(self.oms.account)]
-        return {"positions": rows, "balances": balances}
+    def positions(self, args: c.NoArgs, now: int) -> r.PositionsResult:
+        return r.PositionsResult(
+            positions=position_rows(self.oms), balances=balance_rows(self.oms.account)
+        )
 
-    def kill(self, args: Args, now: int) -> Args:
-        flatten = args.get("flatten", False)
-        if not isinstance(flatten, bool):
-            raise BadRequest(f"flatten must be true or false, got {flatten!r}")
-        reason = args.get("reason") or "kill switch pressed"
-        canceled, flattened = self.oms.kill(now, flatten=flatten, reason=str(reason))
-        return {"canceled": canceled, "flatten": flattened}
+    def kill(self, args: c.KillArgs, now: int) -> r.KillResult:
+        reason = args.reason or "kill switch pressed"
+        canceled, flattened = self.oms.kill(now, flatten=args.flatten, reason=reason)
+        return r.KillResult(canceled=canceled, flatten=flattened)
 
-    def kill_reset(self, args: Args, now: int) -> Args:
+    def kill_reset(self, args: c.NoArgs, now: int) -> r.EmptyResult:
         self.oms.reset_kill()
-        return {}
+        return r.EmptyResult()
 
-    def arm(self, args: Args, now: int) -> Args:
-        venue = self._live_venue(args)
-        self.oms.set_armed(venue, armed=True)
-        return {"armed_venues": sorted(self.oms.risk_state.armed_venues)}
+    def arm(self, args: c.VenueArgs, now: int) -> r.ArmResult:
+        self.oms.set_armed(self._live_venue(args), armed=True)
+        return r.ArmResult(armed_venues=sorted(self.oms.risk_state.armed_venues))
 
-    def disarm(self, args: Args, now: int) -> Args:
-        venue = self._live_venue(args)
-        self.oms.set_armed(venue, armed=False)
-        return {"armed_venues": sorted(self.oms.risk_state.armed_venues)}
+    def disarm(self, args: c.VenueArgs, now: int) -> r.ArmResult:
+        self.oms.set_armed(self._live_venue(args), armed=False)
+        return r.ArmResult(armed_venues=sorted(self.oms.risk_state.armed_venues))
 
-    def _live_venue(self, args: Args) -> str:
-        venue = args.get("venue")
-        if not isinstance(venue, str) or not venue:
-            raise BadRequest(f"field 'venue' must be a venue code, got {venue!r}")
-        venue = venue.upper()
+    def _live_venue(self, args: c.VenueArgs) -> str:
+        venue = args.venue.upper()
         if venue not in self.live_venues:
             live = ", ".join(sorted(self.live_venues)) or "none"
             raise BadRequest(
@@ -169,21 +160,17 @@ class TradingCommands:
             )
         return venue
 
-    def protect(self, args: Args, now: int) -> Args:
-        instrument = instrument_of(self.oms.market, args.get("instrument"))
+    def protect(self, args: c.ProtectArgs, now: int) -> r.ProtectResult:
+        instrument = instrument_of(self.oms.market, args.instrument)
         instrument_id = str(instrument.id)
         position = self.oms.positions.get(instrument_id)
         if position is None or position.is_flat:
             raise BadRequest(f"no open position in {instrument_id} to protect")
-        stop = args.get("stop_loss")
-        target = args.get("take_profit")
-        trailing = args.get("trailing_pct")
+        stop, target, trailing = args.stop_loss, args.take_profit, args.trailing_pct
         self.oms.protect(
             instrument_id,
-            stop_loss_raw=price_raw_of(str(stop), instrument, "stop_loss") if stop else None,
-            take_profit_raw=(
-                price_raw_of(str(target), instrument, "take_profit") if target else None
-            ),
+            stop_loss_raw=price_raw_of(stop, instrument, "stop_loss") if stop else None,
+            take_profit_raw=(price_raw_of(target, instrument, "take_profit") if target else None),
             trailing_pct=_percent(trailing) if trailing else None,
         )
         state = self.oms.market_state(instrument_id)
@@ -191,13 +178,13 @@ class TradingCommands:
         row = position_row(
             position, instrument, self.oms.mark_price(state), self.oms.exit_levels(instrument_id)
         )
-        return {"position": msgspec.to_builtins(row)}
+        return r.ProtectResult(position=row)
 
 
-def _percent(value: object) -> Decimal:
+def _percent(value: str | float) -> Decimal:
     try:
-        pct = Decimal(str(value))
-    except InvalidOperation:
+        pct = Decimal(check_decimal(str(value), "trailing_pct"))
+    except ValueError:
         raise BadRequest(f"trailing_pct must be a number of percent, got {value!r}") from None
     if not pct.is_finite() or not 0 < pct < 100:
         raise BadRequest(f"trailing_pct must be between 0 and 100, got {value!r}")

@@ -5,23 +5,39 @@ A stop (``should_stop``) starts no more trials but stores the ones running when 
 The same function serves the CLI (``stom optimize``), the engine's ``optimize.run`` (in a worker
 process) and the tests. It never decides where trials run: it is handed an
 :class:`~engine.optimize.executors.Executor`.
+
+Each trial reports its path (vector or event, see :mod:`engine.optimize.trial`). A seeded sample
+of the session's trials (the first one and ``rechecks - 1`` more) is marked for the re-check:
+on the vector path such a trial is also backtested and its fills compared one by one; a
+difference stores the trial as failed, names the fill and ends the run with
+:class:`RecheckFailed`.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
 from engine.optimize.executors import Executor
-from engine.optimize.objective import Constraints, check_objective, rank_key, score
+from engine.optimize.objective import (
+    Constraints,
+    ObjectiveName,
+    check_objective,
+    rank_key,
+    score,
+)
 from engine.optimize.search import GeneticSearch, GridSearch, Point, RandomSearch, Search
 from engine.optimize.space import SearchSpace, build_space, params_key
-from engine.optimize.study import Study, StudySpec, TrialRecord
-from engine.optimize.trial import TrialOutcome, TrialTask
+from engine.optimize.study import SessionFigures, Study, StudySpec, TrialRecord
+from engine.optimize.trial import VECTOR, TrialOutcome, TrialTask
 from engine.strategy.api import Strategy
 
 METHODS = ("grid", "random", "ga")
+RECHECKS = 2
+"""Trials per session re-checked fill by fill against the event path (when on the vector path)."""
 
 OnTrial = Callable[[TrialRecord, "Progress"], None]
 
@@ -38,6 +54,32 @@ class Progress:
     """Trials found in the study when the session began."""
     leaderboard: list[TrialRecord] = field(default_factory=list)
     generation: int = 0
+    vector: int = 0
+    """Trials this session evaluated on the vector path."""
+    event: int = 0
+    """... and on the event path."""
+    rechecked: int = 0
+    """Vector trials re-checked against the event path (all identical, or the run failed)."""
+    trades: int = 0
+    """Trades the session's trials replayed, summed (combo-trades)."""
+    started: float = field(default_factory=time.perf_counter)
+    ended: float | None = None
+    """When the run ended (None: running)."""
+    event_reasons: dict[str, int] = field(default_factory=dict)
+    """Why trials took the event path, with how many did."""
+
+    def figures(self) -> SessionFigures:
+        return SessionFigures(
+            vector_trials=self.vector,
+            event_trials=self.event,
+            rechecked=self.rechecked,
+            trades=self.trades,
+            wall_s=round((self.ended or time.perf_counter()) - self.started, 3),
+        )
+
+
+class RecheckFailed(RuntimeError):
+    """A re-checked parameter set's fills differ between the vector and the event path."""
 
 
 @dataclass
@@ -106,8 +148,10 @@ def run_study(
     *,
     on_trial: OnTrial | None = None,
     should_stop: Callable[[], bool] | None = None,
+    rechecks: int = RECHECKS,
 ) -> Report:
-    """Run (or resume) ``study`` to its end; see the module docstring."""
+    """Run (or resume) ``study`` to its end; see the module docstring. RecheckFailed when a
+    re-checked trial's paths differ (the study keeps it, failed, with the difference)."""
     spec = study.spec
     check_spec(spec, space)
     objective = check_objective(spec.objective)
@@ -117,6 +161,8 @@ def run_study(
     progress = Progress(done=len(study.trials), total=limit, evaluated=0, resumed=study.resumed)
     progress.leaderboard = leaderboard(study)
     state = "finished"
+    sampled = _recheck_sample(limit - progress.done, rechecks, spec.seed)
+    dispatched = 0
 
     def stopping() -> bool:
         return state == "interrupted"
@@ -136,15 +182,26 @@ def run_study(
                 queued.add(task.key)
                 todo.append(task)
         todo = todo[: max(0, limit - progress.done)]
+        for position, task in enumerate(todo):
+            if dispatched + position in sampled:
+                todo[position] = TrialTask(task.key, task.params, recheck=True)
+        dispatched += len(todo)
         # On a stop the executor starts nothing more; the trials running then are still stored.
         with closing(executor.run(todo, stopping)) as outcomes:
             for outcome in outcomes:
                 record = _store(study, outcome, objective, constraints)
                 progress.done += 1
                 progress.evaluated += 1
+                _count(progress, outcome)
+                study.store_figures(progress.figures())
                 progress.leaderboard = leaderboard(study)
                 if on_trial is not None:
                     on_trial(record, progress)
+                if outcome.recheck and outcome.recheck != "identical":
+                    raise RecheckFailed(
+                        f"re-check of {outcome.key}: the vector and event paths differ at "
+                        f"{outcome.recheck}"
+                    )
                 if should_stop is not None and should_stop():
                     state = "interrupted"
         if state == "interrupted":
@@ -157,6 +214,9 @@ def run_study(
         )
         if isinstance(search, GeneticSearch):
             progress.generation = search.generation
+    progress.ended = time.perf_counter()
+    if progress.evaluated:
+        study.store_figures(progress.figures())
     report = Report(state=state, progress=progress, best=_best(study))
     if isinstance(search, GeneticSearch):
         report.stopped = search.stopped
@@ -171,16 +231,50 @@ def run_study(
     return report
 
 
-def _store(
-    study: Study, outcome: TrialOutcome, objective: str, constraints: Constraints
-) -> TrialRecord:
-    if outcome.metrics is None:
-        value, reason, failed = None, outcome.error or "no result", True
+def _recheck_sample(trials: int, rechecks: int, seed: int) -> set[int]:
+    """Which of the session's trials (by dispatch order) to re-check: the first, and a seeded
+    sample of the rest."""
+    if trials <= 0 or rechecks <= 0:
+        return set()
+    rest = random.Random(seed).sample(range(1, trials), min(rechecks - 1, trials - 1))
+    return {0, *rest}
+
+
+def _count(progress: Progress, outcome: TrialOutcome) -> None:
+    progress.trades += outcome.trades
+    if outcome.path == VECTOR:
+        progress.vector += 1
+        if outcome.recheck:
+            progress.rechecked += 1
     else:
-        value, reason = score(outcome.metrics, objective, constraints)  # type: ignore[arg-type]
+        progress.event += 1
+        reason = outcome.path_reason or "not given"
+        progress.event_reasons[reason] = progress.event_reasons.get(reason, 0) + 1
+
+
+def _store(
+    study: Study, outcome: TrialOutcome, objective: ObjectiveName, constraints: Constraints
+) -> TrialRecord:
+    mismatch = outcome.recheck and outcome.recheck != "identical"
+    if outcome.metrics is None or mismatch:
+        value, failed = None, True
+        reason = f"re-check: {outcome.recheck}" if mismatch else outcome.error or "no result"
+    else:
+        value, reason = score(outcome.metrics, objective, constraints)
         failed = False
     return study.add(
-        outcome.key, outcome.params, value, reason, failed, outcome.metrics, outcome.wall_s
+        outcome.key,
+        outcome.params,
+        value,
+        reason,
+        failed,
+        outcome.metrics,
+        outcome.wall_s,
+        path=outcome.path,
+        path_reason=outcome.path_reason,
+        trades=outcome.trades,
+        recheck=outcome.recheck,
+        recheck_fills=outcome.recheck_fills,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ import msgspec
 from engine.config.settings import Settings
 from engine.optimize.study import StudySpec
 from engine.optimize.trial import TrialEvaluator, TrialOutcome, TrialTask
+from engine.worker_lifetime import die_with_parent
 
 
 class Executor(Protocol):
@@ -37,7 +38,7 @@ class Executor(Protocol):
 
     def run(
         self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
-    ) -> Iterator[TrialOutcome]: ...
+    ) -> Generator[TrialOutcome]: ...
     def close(self) -> None: ...
 
 
@@ -48,8 +49,9 @@ def default_jobs() -> int:
 _EVALUATOR: TrialEvaluator | None = None
 
 
-def _init_worker(spec_json: bytes, settings_json: bytes) -> None:
+def _init_worker(spec_json: bytes, settings_json: bytes, parent_pid: int) -> None:
     global _EVALUATOR
+    die_with_parent(parent_pid)  # the driver killed -9: no trial runs on without it
     # Ctrl+C goes to the whole process group: the driver decides what stops, not each worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     spec = msgspec.json.decode(spec_json, type=StudySpec)
@@ -78,12 +80,12 @@ class LocalExecutor:
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(msgspec.json.encode(spec), msgspec.json.encode(settings)),
+                initargs=(msgspec.json.encode(spec), msgspec.json.encode(settings), os.getpid()),
             )
 
     def run(
         self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
-    ) -> Iterator[TrialOutcome]:
+    ) -> Generator[TrialOutcome]:
         if self._inline is not None:
             for task in tasks:
                 if stop is not None and stop():
@@ -140,11 +142,14 @@ class RayExecutor:
         self.workers = jobs or max(1, cpus)
         actor = ray.remote(num_cpus=1)(_RayWorker)
         spec_json, settings_json = msgspec.json.encode(spec), msgspec.json.encode(settings)
-        self._actors = [actor.remote(spec_json, settings_json) for _ in range(self.workers)]
+        # Any: ray types an actor handle's methods only through its own decorators.
+        self._actors: list[Any] = [
+            actor.remote(spec_json, settings_json) for _ in range(self.workers)
+        ]
 
     def run(
         self, tasks: Sequence[TrialTask], stop: Callable[[], bool] | None = None
-    ) -> Iterator[TrialOutcome]:
+    ) -> Generator[TrialOutcome]:
         ray = self._ray
         queue = list(reversed(tasks))
         running: dict[Any, Any] = {}

@@ -38,7 +38,7 @@ def leaderboard_table(records: list[TrialRecord], space: SearchSpace, objective:
 
 
 def record_json(record: TrialRecord) -> dict[str, Any]:
-    return msgspec.to_builtins(record)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(record)
 
 
 def report_json(report: Report, name: str, path: Path, top: int) -> dict[str, Any]:

@@ -10,8 +10,9 @@ stored scores.
 - :class:`GridSearch`: every point, in batches.
 - :class:`RandomSearch`: ``trials`` distinct points drawn uniformly.
 - :class:`GeneticSearch`: a population evolved by tournament selection, uniform crossover,
-  mutation (a step or two along a dimension, sometimes a fresh random value) and elitism; stops
-  after ``patience`` generations without a better best, or when the budget is spent.
+  mutation (a step or two along an ordered dimension, sometimes a fresh random value; always a
+  fresh value for a boolean or categorical one) and elitism; stops after ``patience``
+  generations without a better best, or when the budget is spent.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class GeneticSearch:
         if patience < 1:
             raise ValueError(f"patience must be at least 1, got {patience}")
         self.sizes = [len(d.values) for d in space.dimensions]
+        self.ordered = [d.ordered for d in space.dimensions]
         self.population_size = population
         self.patience = patience
         self.elite = elite or max(1, population // 10)
@@ -151,7 +153,7 @@ class GeneticSearch:
         for gene, size in enumerate(self.sizes):
             if self.rng.random() >= rate:
                 continue
-            if self.rng.random() < 0.75:
+            if self.ordered[gene] and self.rng.random() < 0.75:
                 # A small step keeps good regions; a random reset explores.
                 delta = self.rng.choice((-2, -1, 1, 2))
                 genes[gene] = min(size - 1, max(0, genes[gene] + delta))

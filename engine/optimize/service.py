@@ -16,10 +16,10 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from engine.backtest.service import tick_root
 from engine.commands import CommandRejected, CommandRouter
 from engine.config.settings import Settings
 from engine.optimize.study import (
@@ -33,9 +33,9 @@ from engine.optimize.study import (
 from engine.optimize.worker import OptimizeWorker, RunNews, trial_info
 from engine.outbox import Outbox
 from engine.protocol import optimize as o
-from engine.protocol.codec import encode
+from engine.protocol import results as r
+from engine.protocol.commands import NoArgs, OptimizeRunArgs
 from engine.protocol.topics import Topics
-from engine.strategy.backtests import tick_root
 from engine.strategy.loader import resolve
 from engine.worker_service import WorkerService
 
@@ -115,20 +115,17 @@ class OptimizeService(WorkerService):
             stopped=news.stopped if news else "",
             error=error,
         )
-        self.outbox.put_state(self.topics.optimize_progress, encode(progress))
+        self.outbox.publish(self.topics.optimize_progress, progress)
 
     # --- commands -----------------------------------------------------------------------------
 
-    async def _cmd_run(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_run(self, args: OptimizeRunArgs) -> r.StudyRunResult:
         if self.running:
             raise CommandRejected(
                 f"optimization {self._run_id} is still running; wait or optimize.cancel it"
             )
         spec, name = self._spec_from(args)
-        jobs = args.get("jobs")
-        jobs = engine_jobs() if jobs is None else jobs
-        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-            raise CommandRejected(f"jobs: expected a whole number of at least 1, not {jobs!r}")
+        jobs = engine_jobs() if args.jobs is None else args.jobs
         try:
             await asyncio.to_thread(self._check, spec)
         except ValueError as exc:
@@ -141,55 +138,28 @@ class OptimizeService(WorkerService):
         self.wake()
         self._publish("starting", None)
         log.info("optimization %s started: study %s, %s jobs", self._run_id, name, jobs)
-        return {"run_id": self._run_id, "study": name}
+        return r.StudyRunResult(run_id=self._run_id, study=name)
 
-    def _spec_from(self, args: dict[str, Any]) -> tuple[StudySpec, str]:
-        resume = args.get("resume")
-        if resume:
+    def _spec_from(self, args: OptimizeRunArgs) -> tuple[StudySpec, str]:
+        """The study to run: a stored one to resume, or a new one from the arguments (their
+        types and ranges were checked when the command was decoded)."""
+        if args.resume:
             try:
-                return read_spec(self.root, str(resume)), str(resume)
+                return read_spec(self.root, args.resume), args.resume
             except ValueError as exc:
                 raise CommandRejected(str(exc)) from None
-        file = args.get("strategy")
-        if not isinstance(file, str) or not file.endswith(".py") or "/" in file or "\\" in file:
-            raise CommandRejected(
-                f"strategy: expected a .py file in {self.settings.strategies.dir}, not {file!r}"
-            )
-        path = resolve(self.settings.strategies.dir, file)
+        if args.strategy is None:
+            raise CommandRejected("strategy: give a strategy file, or resume a study")
+        path = resolve(self.settings.strategies.dir, args.strategy)
         if not path.is_file():
             raise CommandRejected(f"strategy: {path} does not exist")
-        params = args.get("params") or {}
-        if not isinstance(params, dict):
-            raise CommandRejected("params: expected an object of NAME: 'LOW:HIGH:STEP' or value")
-        trials = args.get("trials", 100)
-        if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= MAX_TRIALS:
-            raise CommandRejected(f"trials: expected 1..{MAX_TRIALS}, not {trials!r}")
+        spec = _new_spec(args, str(path), str(tick_root(self.settings)))
+        name = args.study or default_study_name(spec)
         try:
-            spec = msgspec.convert(
-                {
-                    "strategy_file": str(path),
-                    "data_dir": str(tick_root(self.settings)),
-                    "instruments": args.get("instruments") or [],
-                    "start": args.get("start") or None,
-                    "end": args.get("end") or None,
-                    "method": args.get("method") or "ga",
-                    "objective": args.get("objective") or "sharpe",
-                    "trials": trials,
-                    "seed": args.get("seed") or 0,
-                    "overrides": {str(k): str(v) for k, v in params.items()},
-                    "min_trades": args.get("min_trades") or 0,
-                    "max_drawdown": args.get("max_drawdown"),
-                },
-                StudySpec,
-            )
-        except msgspec.ValidationError as exc:
-            raise CommandRejected(f"bad optimize arguments: {exc}") from None
-        name = args.get("study") or default_study_name(spec)
-        try:
-            check_name(str(name))
+            check_name(name)
         except ValueError as exc:
             raise CommandRejected(str(exc)) from None
-        return spec, str(name)
+        return spec, name
 
     @staticmethod
     def _check(spec: StudySpec) -> None:
@@ -203,15 +173,15 @@ class OptimizeService(WorkerService):
             raise ValueError(str(exc)) from None
         check_spec(spec, space_of(spec, cls))
 
-    async def _cmd_cancel(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_cancel(self, args: NoArgs) -> r.StudyRunResult:
         if not self.running or self._worker is None:
             raise CommandRejected("no optimization is running")
         self._worker.cancel()
-        return {"run_id": self._run_id, "study": self._study}
+        return r.StudyRunResult(run_id=self._run_id, study=self._study)
 
-    async def _cmd_list(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_list(self, args: NoArgs) -> r.StudyListResult:
         listings = await asyncio.to_thread(self.studies)
-        return {"studies": msgspec.to_builtins(listings)}
+        return r.StudyListResult(studies=listings)
 
     def studies(self) -> list[o.StudyListing]:
         from engine.optimize.objective import rank_key
@@ -237,3 +207,21 @@ class OptimizeService(WorkerService):
                 )
             )
         return found
+
+
+def _new_spec(args: OptimizeRunArgs, strategy_file: str, data_dir: str) -> StudySpec:
+    """A new study from ``optimize.run``'s arguments (defaults: GA on the Sharpe ratio)."""
+    return StudySpec(
+        strategy_file=strategy_file,
+        data_dir=data_dir,
+        instruments=list(args.instruments or []),
+        start=args.start or None,
+        end=args.end or None,
+        method=args.method or "ga",
+        objective=args.objective or "sharpe",
+        trials=args.trials,
+        seed=args.seed,
+        overrides={name: str(value) for name, value in (args.params or {}).items()},
+        min_trades=args.min_trades,
+        max_drawdown=args.max_drawdown,
+    )

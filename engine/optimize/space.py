@@ -5,6 +5,11 @@ step). The space holds, per parameter, the values ``low, low + step, ... <= high
 without a range (or a float without a step) stays at its default. The user overrides either on
 the command line: ``fast=10:50:5`` searches 10, 15 ... 50; ``slow=100`` fixes the value.
 
+A boolean parameter (a ``bool`` default) searches ``false, true``; a categorical one
+(``choices=``) searches its choices in declared order. Their dimensions are *unordered*: the
+genetic search mutates them by a fresh draw, never "a step along". ``flag=true`` or
+``mode=fast`` on the command line fixes them.
+
 Values are kept in declaration order and a parameter set's *key* is its canonical JSON (sorted
 names), so the same set found twice (by the genetic algorithm, or by a resumed run) is one trial.
 """
@@ -30,6 +35,8 @@ class Dimension:
 
     name: str
     values: tuple[ParamValue, ...]
+    ordered: bool = True
+    """False for boolean and categorical parameters: neighbouring values are not "close"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,16 @@ def build_space(declared: Mapping[str, Param], overrides: Mapping[str, str]) -> 
     dimensions: list[Dimension] = []
     fixed: dict[str, ParamValue] = {}
     for name, param in declared.items():
+        if param.kind != "numeric":
+            if name in overrides:
+                fixed[name] = _choice(name, param, overrides[name])
+            else:
+                choices = _choices(param)
+                if len(choices) == 1:
+                    fixed[name] = choices[0]
+                else:
+                    dimensions.append(Dimension(name, choices, ordered=False))
+            continue
         kind = type(param.default)
         if name in overrides:
             _, parts = parse_override(f"{name}={overrides[name]}")
@@ -101,10 +118,11 @@ def build_space(declared: Mapping[str, Param], overrides: Mapping[str, str]) -> 
             low, high, step = numbers
         elif param.low is not None and param.high is not None and param.low != param.high:
             low, high = param.low, param.high
-            step = param.step if param.step is not None else (1 if kind is int else None)
-            if step is None:
+            declared_step = param.step if param.step is not None else (1 if kind is int else None)
+            if declared_step is None:
                 fixed[name] = param.default
                 continue
+            step = declared_step
         else:
             fixed[name] = param.default
             continue
@@ -118,7 +136,22 @@ def build_space(declared: Mapping[str, Param], overrides: Mapping[str, str]) -> 
     return SearchSpace(tuple(dimensions), fixed)
 
 
-def _number(name: str, text: str, kind: type) -> ParamValue:
+def _choices(param: Param) -> tuple[ParamValue, ...]:
+    return (False, True) if param.choices is None else tuple(param.choices)
+
+
+def _choice(name: str, param: Param, text: str) -> ParamValue:
+    """The one value of a boolean or categorical parameter that ``text`` names."""
+    wanted = text.strip()
+    for choice in _choices(param):
+        shown = str(choice).lower() if isinstance(choice, bool) else str(choice)
+        if wanted == shown or (isinstance(choice, bool) and wanted.lower() == shown):
+            return choice
+    allowed = ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in _choices(param))
+    raise ValueError(f"--param {name}: {text!r} is not one of {allowed}")
+
+
+def _number(name: str, text: str, kind: type) -> int | float:
     try:
         value = float(text)
     except ValueError:
@@ -133,7 +166,7 @@ def _number(name: str, text: str, kind: type) -> ParamValue:
 
 
 def _values(
-    name: str, kind: type, low: ParamValue, high: ParamValue, step: ParamValue
+    name: str, kind: type, low: int | float, high: int | float, step: int | float
 ) -> tuple[ParamValue, ...]:
     if step <= 0:
         raise ValueError(f"parameter {name}: step {step} must be positive")

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import cast
 
 import msgspec
 
@@ -32,7 +33,21 @@ CREATE TABLE IF NOT EXISTS trials (
     number INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, params TEXT NOT NULL,
     score REAL, reason TEXT NOT NULL, failed INTEGER NOT NULL, metrics TEXT,
     session INTEGER NOT NULL, wall_s REAL NOT NULL, finished_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS trial_paths (
+    key TEXT PRIMARY KEY, path TEXT NOT NULL, path_reason TEXT NOT NULL,
+    trades INTEGER NOT NULL, trades_per_s REAL NOT NULL, recheck TEXT NOT NULL,
+    recheck_fills INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS session_figures (
+    session INTEGER PRIMARY KEY, vector_trials INTEGER NOT NULL, event_trials INTEGER NOT NULL,
+    rechecked INTEGER NOT NULL, trades INTEGER NOT NULL, wall_s REAL NOT NULL,
+    combo_trades_per_s REAL NOT NULL);
 """
+_TRIAL_COLUMNS = (
+    "t.number, t.key, t.params, t.score, t.reason, t.failed, t.metrics, t.session, t.wall_s, "
+    "p.path, p.path_reason, p.trades, p.trades_per_s, p.recheck, p.recheck_fills "
+    "FROM trials t LEFT JOIN trial_paths p ON p.key = t.key ORDER BY t.number"
+)
+"""Trials with how they ran (studies from before ``trial_paths`` read as unknown)."""
 
 
 class StudySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -65,7 +80,7 @@ class TrialRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     number: int
     key: str
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     score: float | None
     """The objective's value; None: infeasible or failed (see ``reason``)."""
     reason: str
@@ -74,6 +89,53 @@ class TrialRecord(msgspec.Struct, frozen=True, kw_only=True):
     metrics: TrialMetrics | None
     session: int
     wall_s: float
+    path: str = ""
+    """``vector`` or ``event`` (empty: stored before paths were recorded)."""
+    path_reason: str = ""
+    """Why the event path: the vector path's refusal."""
+    trades: int = 0
+    trades_per_s: float = 0.0
+    recheck: str = ""
+    """Empty: not re-checked; ``identical``; or the first differing fill."""
+    recheck_fills: int = 0
+
+
+class SessionFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """How one session's trials ran: paths, re-checks, throughput (trades of every trial over
+    the session's wall time: combo-trades per second)."""
+
+    vector_trials: int
+    event_trials: int
+    rechecked: int
+    trades: int
+    wall_s: float
+
+    @property
+    def combo_trades_per_s(self) -> float:
+        return self.trades / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def _record(row: tuple[object, ...]) -> TrialRecord:
+    metrics = row[6]
+    return TrialRecord(
+        number=int(cast(int, row[0])),
+        key=str(row[1]),
+        params=msgspec.json.decode(cast(str, row[2])),
+        score=cast(float | None, row[3]),
+        reason=str(row[4]),
+        failed=bool(row[5]),
+        metrics=None
+        if metrics is None
+        else msgspec.json.decode(cast(str, metrics), type=TrialMetrics),
+        session=int(cast(int, row[7])),
+        wall_s=float(cast(float, row[8])),
+        path=str(row[9] or ""),
+        path_reason=str(row[10] or ""),
+        trades=int(cast(int, row[11] or 0)),
+        trades_per_s=float(cast(float, row[12] or 0.0)),
+        recheck=str(row[13] or ""),
+        recheck_fills=int(cast(int, row[14] or 0)),
+    )
 
 
 class Study:
@@ -95,21 +157,8 @@ class Study:
             if old != spec:
                 raise ValueError(_difference(folder.name, old, spec))
         self.trials: dict[str, TrialRecord] = {}
-        for row in self._db.execute(
-            "SELECT number, key, params, score, reason, failed, metrics, session, wall_s "
-            "FROM trials ORDER BY number"
-        ):
-            record = TrialRecord(
-                number=row[0],
-                key=row[1],
-                params=msgspec.json.decode(row[2]),
-                score=row[3],
-                reason=row[4],
-                failed=bool(row[5]),
-                metrics=None if row[6] is None else msgspec.json.decode(row[6], type=TrialMetrics),
-                session=row[7],
-                wall_s=row[8],
-            )
+        for row in self._db.execute("SELECT " + _TRIAL_COLUMNS):
+            record = _record(row)
             self.trials[record.key] = record
         cursor = self._db.execute(
             "INSERT INTO sessions (started_ns, state) VALUES (?, 'running')", (time.time_ns(),)
@@ -129,12 +178,18 @@ class Study:
     def add(
         self,
         key: str,
-        params: dict[str, int | float],
+        params: dict[str, bool | int | float | str],
         score: float | None,
         reason: str,
         failed: bool,
         metrics: TrialMetrics | None,
         wall_s: float,
+        *,
+        path: str = "",
+        path_reason: str = "",
+        trades: int = 0,
+        recheck: str = "",
+        recheck_fills: int = 0,
     ) -> TrialRecord:
         """Store one finished trial now (committed before this returns)."""
         record = TrialRecord(
@@ -147,6 +202,12 @@ class Study:
             metrics=metrics,
             session=self.session,
             wall_s=wall_s,
+            path=path,
+            path_reason=path_reason,
+            trades=trades,
+            trades_per_s=round(trades / wall_s, 1) if wall_s > 0 else 0.0,
+            recheck=recheck,
+            recheck_fills=recheck_fills,
         )
         self._db.execute(
             "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -163,8 +224,28 @@ class Study:
                 time.time_ns(),
             ),
         )
+        if path:
+            self._db.execute(
+                "INSERT OR REPLACE INTO trial_paths VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, path, path_reason, trades, record.trades_per_s, recheck, recheck_fills),
+            )
         self.trials[key] = record
         return record
+
+    def store_figures(self, figures: SessionFigures) -> None:
+        """Keep how this session's trials ran (paths, re-checks, throughput)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO session_figures VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.session,
+                figures.vector_trials,
+                figures.event_trials,
+                figures.rechecked,
+                figures.trades,
+                figures.wall_s,
+                round(figures.combo_trades_per_s, 1),
+            ),
+        )
 
     def close(self, state: str) -> None:
         """End the session (``finished``, ``interrupted`` or ``failed``) and close the file."""
@@ -210,27 +291,43 @@ def read_trials(root: Path, name: str) -> list[TrialRecord]:
     study_folder = root / name
     db = sqlite3.connect(f"file:{study_folder / STUDY_FILE}?mode=ro", uri=True)
     try:
-        rows = db.execute(
-            "SELECT number, key, params, score, reason, failed, metrics, session, wall_s "
-            "FROM trials ORDER BY number"
-        ).fetchall()
+        paths = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trial_paths'"
+        ).fetchone()
+        if paths is None:  # a study file from before paths were recorded
+            rows = db.execute(
+                "SELECT number, key, params, score, reason, failed, metrics, session, wall_s, "
+                "NULL, NULL, NULL, NULL, NULL, NULL FROM trials ORDER BY number"
+            ).fetchall()
+        else:
+            rows = db.execute("SELECT " + _TRIAL_COLUMNS).fetchall()
     finally:
         db.close()
     del spec
-    return [
-        TrialRecord(
-            number=row[0],
-            key=row[1],
-            params=msgspec.json.decode(row[2]),
-            score=row[3],
-            reason=row[4],
-            failed=bool(row[5]),
-            metrics=None if row[6] is None else msgspec.json.decode(row[6], type=TrialMetrics),
-            session=row[7],
-            wall_s=row[8],
+    return [_record(row) for row in rows]
+
+
+def read_figures(root: Path, name: str) -> dict[int, SessionFigures]:
+    """Each session's figures (paths, re-checks, throughput) of study ``name``."""
+    path = root / check_name(name) / STUDY_FILE
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT session, vector_trials, event_trials, rechecked, trades, wall_s "
+            "FROM session_figures ORDER BY session"
+        ).fetchall()
+    finally:
+        db.close()
+    return {
+        row[0]: SessionFigures(
+            vector_trials=row[1],
+            event_trials=row[2],
+            rechecked=row[3],
+            trades=row[4],
+            wall_s=row[5],
         )
         for row in rows
-    ]
+    }
 
 
 def list_studies(root: Path) -> list[str]:

@@ -66,7 +66,7 @@ class PeriodFigures(msgspec.Struct, frozen=True, kw_only=True):
 
 class WindowResult(msgspec.Struct, frozen=True, kw_only=True):
     number: int
-    best_params: dict[str, int | float]
+    best_params: dict[str, bool | int | float | str]
     trials: int
     in_sample: PeriodFigures
     out_of_sample: PeriodFigures
@@ -95,7 +95,7 @@ def make_windows(days: list[date], train: int, test: int, mode: str) -> list[Win
     """The windows over ``days``; ValueError when not even one fits."""
     if mode not in ("rolling", "anchored", "split"):
         raise ValueError(f"walk-forward mode {mode!r}: use rolling, anchored or split")
-    windows = []
+    windows: list[Window] = []
     start = 0
     while start + train + test <= len(days):
         first = 0 if mode == "anchored" else start
@@ -178,13 +178,16 @@ def efficiency(windows: list[WindowResult]) -> float | None:
     outs = [w.out_of_sample.annualized_return for w in windows]
     if not windows or any(v is None for v in (*ins, *outs)):
         return None
-    mean_in = sum(ins) / len(ins)  # type: ignore[arg-type]
-    mean_out = sum(outs) / len(outs)  # type: ignore[arg-type]
+    mean_in = sum(v for v in ins if v is not None) / len(ins)  # none is None (checked above)
+    mean_out = sum(v for v in outs if v is not None) / len(outs)
     return None if mean_in == 0 else mean_out / mean_in
 
 
 def _backtest(
-    spec: StudySpec, settings: Settings, params: dict[str, int | float], days: tuple[date, ...]
+    spec: StudySpec,
+    settings: Settings,
+    params: dict[str, bool | int | float | str],
+    days: tuple[date, ...],
 ) -> BacktestSummary:
     request = BacktestRequest(
         strategy_file=spec.strategy_file,

@@ -11,6 +11,7 @@ trial: it stops cleanly and the study stays resumable.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import time
 from multiprocessing.context import SpawnProcess
@@ -65,9 +66,19 @@ def _news(progress: Any, state: str = "running", stopped: str = "") -> bytes:
 
 
 def _driver_main(
-    spec_json: bytes, settings_json: bytes, root: str, name: str, jobs: int, out: Any, stop: Any
+    spec_json: bytes,
+    settings_json: bytes,
+    root: str,
+    name: str,
+    jobs: int,
+    out: Any,
+    stop: Any,
+    parent_pid: int,
 ) -> None:
-    from engine.optimize.driver import run_study, space_of
+    from engine.worker_lifetime import die_with_parent
+
+    die_with_parent(parent_pid)  # the engine killed -9: stop here (its pool follows this process)
+    from engine.optimize.driver import RecheckFailed, run_study, space_of
     from engine.optimize.executors import LocalExecutor
     from engine.optimize.study import Study
     from engine.strategy.loader import StrategyLoadError, load_strategy_class
@@ -98,6 +109,8 @@ def _driver_main(
         state = report.state
         end = "done" if report.state == "finished" else "cancelled"
         out.put(("done", _news(report.progress, end, report.stopped)))
+    except RecheckFailed as exc:
+        out.put(("error", str(exc)))
     except Exception as exc:  # a bug: still one clear line for the engine
         out.put(("error", f"optimization failed: {type(exc).__name__}: {exc}"))
     finally:
@@ -122,6 +135,7 @@ class OptimizeWorker:
                 jobs,
                 self._queue,
                 self._stop,
+                os.getpid(),
             ),
             name="stom-optimize",
             daemon=False,

@@ -67,6 +67,11 @@ class PaperExchange:
         self._pending: dict[str, PaperOrder] = {}
         """Submissions on their way, by client order id."""
         self._accepted = 0
+        self.has_work = False
+        """False when nothing rests, nothing is on its way and no consumed liquidity is
+        remembered: market events cannot change anything, so the engine skips :meth:`on_batch`
+        and :meth:`advance`. A plain attribute (read twice per market batch), refreshed by every
+        method that can change it (:meth:`_refresh`)."""
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -86,11 +91,13 @@ class PaperExchange:
             kind = SUBMIT
         self._arrivals += 1
         heappush(self._submissions, (now_ns + self._latency, self._arrivals, kind, record))
+        self.has_work = True
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Ask to cancel; takes effect at ``now_ns + order_latency_ns`` (a fill before stays)."""
         self._arrivals += 1
         heappush(self._cancels, (now_ns + self._latency, self._arrivals, client_order_id))
+        self.has_work = True
 
     def restore(self, order: Order, now_ns: int) -> None:
         """Put an open order back after an engine restart: it rests at once with its leaves and a
@@ -116,8 +123,16 @@ class PaperExchange:
         else:
             record.index = index
             self._model.restore(record, now_ns)
+            self._refresh()
             return
         self._events.append(OrderExpired(ts=now_ns, client_order_id=client_order_id, reason=reason))
+
+    def end_restored(self, order: Order, now_ns: int, reason: str) -> None:
+        """Cancel an order this exchange took in an earlier run instead of putting it back (its
+        venue is live now): an :class:`OrderCanceled` with ``reason`` at the next drain."""
+        self._events.append(
+            OrderCanceled(ts=now_ns, client_order_id=order.client_order_id, reason=reason)
+        )
 
     # --- time and market data ----------------------------------------------------------------
 
@@ -126,6 +141,7 @@ class PaperExchange:
         cancels = self._cancels
         due = cancels[0][0] if cancels else NEVER
         self._model.on_batch(batch, due, self._run_due_cancels)
+        self._refresh()
 
     def advance(self, now_ns: int) -> None:
         """Carry out every submission and cancel due by ``now_ns``, in due order."""
@@ -137,19 +153,22 @@ class PaperExchange:
                 submission is None or (cancel[0], cancel[1]) < (submission[0], submission[1])
             ):
                 if cancel[0] > now_ns:
-                    return
+                    break
                 heappop(cancels)
                 self._cancel_now(cancel[2], cancel[0])
             elif submission is not None:
                 if submission[0] > now_ns:
-                    return
+                    break
                 heappop(submissions)
                 self._arrive(submission)
             else:
-                return
+                break
+        self._refresh()
 
     def drain(self) -> list[AnyOrderEvent]:
         """Venue events since the last drain, in the order they happened."""
+        if not self._events:
+            return []  # most steps: nothing happened on the venue
         events = self._events[:]
         self._events.clear()  # the fill model appends to this same list
         return events
@@ -159,19 +178,20 @@ class PaperExchange:
         return set(self._model.resting) | set(self._pending)
 
     @property
-    def has_work(self) -> bool:
-        """False when nothing rests, nothing is on its way and no consumed liquidity is
-        remembered: market events cannot change anything, so the engine skips on_batch."""
-        return bool(self._submissions) or bool(self._cancels) or self._model.has_work
-
-    @property
     def next_due_ns(self) -> int | None:
         """When the next submission or cancel takes effect, if any (a backtest can cut its
         batches there so an activation sees the book exactly as of its time)."""
-        heads = [queue[0][0] for queue in (self._submissions, self._cancels) if queue]
-        return min(heads) if heads else None
+        submissions, cancels = self._submissions, self._cancels
+        if submissions:
+            due = submissions[0][0]
+            return min(due, cancels[0][0]) if cancels else due
+        return cancels[0][0] if cancels else None
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Bring :attr:`has_work` up to date after anything that may have changed it."""
+        self.has_work = bool(self._submissions or self._cancels or self._model.has_work)
 
     def _run_due_cancels(self, ts: int) -> int:
         """Inside a batch: run the cancels due by ``ts``; return when the next one is due."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.domain.fees import FeeRate
+from engine.domain.fees import FeeRate, SellTax
 from engine.domain.market_data import ASK, BID, BOOK_CLEAR, BOOK_LEVEL, TRADE, MarketBatch
 from engine.domain.orders import (
     AnyOrderEvent,
@@ -121,8 +121,8 @@ class FillModel:
         self._trade_count = 0
         self._books: dict[int, InstrumentOrders] = {}
         """Instruments with resting orders or consumed liquidity; no others are looked at."""
-        self._fee_rates: dict[int, tuple[FeeRate, FeeRate]] = {}
-        """Per instrument index: (maker, taker)."""
+        self._fee_rates: dict[int, tuple[FeeRate, FeeRate, SellTax | None, int]] = {}
+        """Per instrument index: maker and taker rates, sell tax, notional scale."""
         self.resting: dict[str, PaperOrder] = {}
 
     @property
@@ -327,9 +327,21 @@ class FillModel:
         rates = self._fee_rates.get(order.index)
         if rates is None:
             instrument = self._market.at(order.index).instrument
-            rates = (FeeRate(instrument.maker_fee), FeeRate(instrument.taker_fee))
+            rates = (
+                FeeRate(instrument.maker_fee),
+                FeeRate(instrument.taker_fee),
+                instrument.sell_tax,
+                instrument.price_precision + instrument.size_precision,
+            )
             self._fee_rates[order.index] = rates
         rate = rates[0] if liquidity == "maker" else rates[1]
+        fee = rate.fee_raw(price * quantity)
+        tax = rates[2]
+        if tax is not None and not order.is_buy:
+            # KRX's transaction tax on a sale's proceeds, withheld with the commission (as the
+            # broker reports it: Kiwoom's fee and tax in one fill), so paper and backtest
+            # results on Korean stocks are not optimistic.
+            fee += tax.tax_raw(price * quantity, ts, rates[3])
         order.leaves -= quantity
         self._trade_count += 1
         self._events.append(
@@ -339,7 +351,7 @@ class FillModel:
                 trade_id=f"{self._trade_prefix}{self._trade_count}",
                 price_raw=price,
                 quantity_raw=quantity,
-                fee_raw=rate.fee_raw(price * quantity),
+                fee_raw=fee,
                 liquidity=liquidity,
             )
         )

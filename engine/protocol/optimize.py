@@ -19,7 +19,7 @@ OptimizeStateText = Literal["starting", "running", "done", "cancelled", "failed"
 class TrialInfo(msgspec.Struct, kw_only=True):
     """One finished parameter set (a leaderboard row)."""
 
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     score: float | None
     """The objective's value; null: infeasible or failed (see ``reason``)."""
     total_return: float | None

@@ -54,6 +54,15 @@ class EngineStats(Payload, kw_only=True):
     bus_events_dropped: int
     rss_bytes: int
     instruments: int
+    sim_lag_ms: float = 0.0
+    """How far the simulator's newest event stands behind the wall clock after the latest turn."""
+    sim_lag_p99_ms: float = 0.0
+    """99th percentile of that lag over the last minute."""
+    sim_lag_max_ms: float = 0.0
+    """The largest lag since start (before a skip: how far behind it fell)."""
+    sim_dropped: int = 0
+    """Simulator events never generated because the engine could not keep up: it skipped ahead
+    (engine/sim/pacing.py); the expected count of the skipped time."""
 
 
 # --- market data ----------------------------------------------------------------------------
@@ -83,11 +92,16 @@ class Instruments(Payload, kw_only=True):
     instruments: list[InstrumentInfo]
 
 
+FeedStateName = Literal["connecting", "live", "stale", "resyncing", "down"]
+
+
 class FeedHealthRow(msgspec.Struct, kw_only=True):
     """One venue feed's condition."""
 
     venue: str
-    state: Literal["connecting", "live", "resyncing", "down"]
+    state: FeedStateName
+    """``stale``: connected, but no market data received for longer than ``[risk]
+    stale_feed_s`` (entries on its instruments wait, as the risk rule decides)."""
     mode: Literal["paper", "live"]
     """Where this venue's orders go: the paper exchange, or the venue itself."""
     last_message_ns: int | None
@@ -103,6 +117,17 @@ class FeedHealthRow(msgspec.Struct, kw_only=True):
     resyncing: list[str] = []
     """Instrument ids whose book is being rebuilt (entries on them wait)."""
     last_error: str | None = None
+    disconnects: int = 0
+    """Connections lost or closed (each followed by a reconnect)."""
+    crossed: int = 0
+    """Books that arrived crossed or locked (each dropped and resynced)."""
+    stale: list[str] = []
+    """Instrument ids with no market data received for longer than ``[risk] stale_feed_s``."""
+    data_age_ms: int | None = None
+    """Milliseconds since the newest market data of any of its instruments was received."""
+    clock_offset_ms: int | None = None
+    """The venue's clock minus the engine's, measured from its timestamps (positive: ahead);
+    shown only: staleness is judged by receive time (null: not measured yet)."""
 
 
 class FeedsHealth(Payload, kw_only=True):

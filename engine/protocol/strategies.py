@@ -20,8 +20,8 @@ class ParamInfo(msgspec.Struct, kw_only=True):
     """One declared parameter: its value in use and the range the optimizer searches."""
 
     name: str
-    value: int | float
-    default: int | float
+    value: bool | int | float | str
+    default: bool | int | float | str
     low: int | float | None = None
     high: int | float | None = None
     step: int | float | None = None
@@ -147,7 +147,7 @@ class BacktestResult(Payload, kw_only=True):
     id: str
     strategy: str
     strategy_file: str
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     instruments: list[str]
     start: str | None
     end: str | None

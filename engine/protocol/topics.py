@@ -1,13 +1,15 @@
-"""The topic tree under ``stom/<namespace>/``."""
+"""The topic tree under ``stom/<namespace>/`` (paths from :mod:`engine.protocol.table`)."""
 
 from __future__ import annotations
 
 import re
 
+from engine.protocol import table as t
+
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _CLIENT_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
-TIMEFRAMES = ("1s", "1m")
+TIMEFRAMES = ("1s", "1m", "5m", "15m")
 """Bar timeframes the engine publishes."""
 
 
@@ -31,101 +33,111 @@ class Topics:
     @property
     def status(self) -> str:
         """Retained engine status; the engine's last will sets it ``offline``."""
-        return f"{self.root}/engine/status"
+        return t.STATUS.topic(self.root)
 
     @property
     def stats(self) -> str:
         """Engine counters, once a second (also the app's heartbeat)."""
-        return f"{self.root}/engine/stats"
+        return t.STATS.topic(self.root)
 
     # market data
     @property
     def instruments(self) -> str:
-        return f"{self.root}/md/instruments"
+        return t.INSTRUMENTS.topic(self.root)
 
     @property
     def feeds(self) -> str:
         """Retained health of each venue feed (state, age, reconnects, gaps)."""
-        return f"{self.root}/md/feeds"
+        return t.FEEDS.topic(self.root)
 
     @property
     def tickers(self) -> str:
-        return f"{self.root}/md/tickers"
+        return t.TICKERS.topic(self.root)
 
     def book(self, instrument_id: str) -> str:
-        return f"{self.root}/md/book/{instrument_id}"
+        return t.BOOK.topic(self.root, id=instrument_id)
 
     def trades(self, instrument_id: str) -> str:
-        return f"{self.root}/md/trades/{instrument_id}"
+        return t.TRADES.topic(self.root, id=instrument_id)
 
     def bar(self, timeframe: str, instrument_id: str) -> str:
         """The forming bar and the bars closed since the last flush."""
-        return f"{self.root}/md/bar/{timeframe}/{instrument_id}"
+        return t.BAR.topic(self.root, tf=timeframe, id=instrument_id)
 
     def bars(self, timeframe: str, instrument_id: str) -> str:
         """Retained history of closed bars, republished when a bar closes."""
-        return f"{self.root}/md/bars/{timeframe}/{instrument_id}"
+        return t.BARS.topic(self.root, tf=timeframe, id=instrument_id)
 
     # trading state and events
     @property
     def orders(self) -> str:
         """Retained snapshot of open and recent orders."""
-        return f"{self.root}/oms/orders"
+        return t.ORDERS.topic(self.root)
 
     @property
     def order_events(self) -> str:
         """Ordered order events and fills (not retained)."""
-        return f"{self.root}/oms/events"
+        return t.ORDER_EVENTS.topic(self.root)
 
     @property
     def positions(self) -> str:
-        return f"{self.root}/oms/positions"
+        return t.POSITIONS.topic(self.root)
 
     @property
     def account(self) -> str:
-        return f"{self.root}/oms/account"
+        return t.ACCOUNT.topic(self.root)
 
     @property
     def reconciliation(self) -> str:
-        return f"{self.root}/oms/reconcile"
+        return t.RECONCILIATION.topic(self.root)
 
     @property
     def risk(self) -> str:
         """Retained risk state: kill switch, arming, paused instruments, limits."""
-        return f"{self.root}/risk/state"
+        return t.RISK.topic(self.root)
 
     # strategies and backtests
     @property
     def strategies(self) -> str:
         """Retained list of strategies with their state and PnL."""
-        return f"{self.root}/strategy/list"
+        return t.STRATEGIES.topic(self.root)
 
     @property
     def backtest_progress(self) -> str:
         """Retained progress of the newest backtest run."""
-        return f"{self.root}/backtest/progress"
+        return t.BACKTEST_PROGRESS.topic(self.root)
 
     @property
     def optimize_progress(self) -> str:
         """Retained progress and leaderboard of the newest optimization run."""
-        return f"{self.root}/optimize/progress"
+        return t.OPTIMIZE_PROGRESS.topic(self.root)
+
+    @property
+    def walkforward_progress(self) -> str:
+        """Retained progress and windows of the newest walk-forward run."""
+        return t.WALKFORWARD_PROGRESS.topic(self.root)
+
+    @property
+    def montecarlo_progress(self) -> str:
+        """Retained result of the newest Monte Carlo run."""
+        return t.MONTECARLO_PROGRESS.topic(self.root)
 
     # events and commands
     @property
     def log(self) -> str:
-        return f"{self.root}/log"
+        return t.LOG.topic(self.root)
 
     @property
     def commands(self) -> str:
-        return f"{self.root}/cmd"
+        return t.COMMANDS.topic(self.root)
 
     def reply(self, client_id: str) -> str:
         if not _CLIENT_RE.match(client_id):
             raise ValueError(f"client id {client_id!r} must be letters, digits, '_' or '-'")
-        return f"{self.root}/reply/{client_id}"
+        return t.REPLY.topic(self.root, client=client_id)
 
     def is_reply_topic(self, topic: str) -> bool:
-        prefix = f"{self.root}/reply/"
+        prefix = t.REPLY.topic(self.root)
         return topic.startswith(prefix) and bool(_CLIENT_RE.match(topic[len(prefix) :]))
 
     def instrument_of(self, topic: str) -> str:

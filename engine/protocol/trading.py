@@ -75,7 +75,8 @@ class OrderUpdate(Payload, kw_only=True):
 
     ts: int
     seq: int
-    """Journal sequence number of the event (strictly increasing)."""
+    """Journal sequence number of the event: strictly increasing across engine restarts on the
+    same journal, so a client may de-duplicate by it (a restart never reuses one)."""
     event: str
     """``submitted``, ``denied``, ``accepted``, ``rejected``, ``filled``, ``pending_cancel``,
     ``canceled``, ``cancel_rejected`` or ``expired``."""
@@ -150,6 +151,15 @@ class RiskState(Payload, kw_only=True):
     gross_exposure: str
     max_gross_exposure: str
     currency: str
+    max_order_notional: str | None = None
+    """Largest value of one entry order in ``currency``; null: not published or not set."""
+    max_position_notional: str | None = None
+    """Largest position value per instrument in ``currency`` (held plus open orders on the
+    order's side plus the order); null: not published or not set."""
+    price_band_pct: str | None = None
+    """Limit prices further than this percentage from the last trade (or the mid) are denied."""
+    allow_short: bool | None = None
+    """Whether sells may exceed the free holdings; null: not published."""
 
 
 class Reconciliation(Payload, kw_only=True):

@@ -62,18 +62,20 @@ def gross_exposure(
         instrument = view.instrument(position.instrument_id)
         if instrument is None or instrument.quote_currency != currency:
             continue
-        value = position_value(position, instrument, view.market(position.instrument_id))
-        position_total = add(position_total, value)
+        position_total = add(
+            position_total,
+            position_value(position, instrument, view.market(position.instrument_id)),
+        )
     # Sum each instrument's orders in raw integers (doubled, so a mid mark stays exact) and turn
     # the sum into a Decimal once: this runs on every order, over every open order.
     doubled: dict[str, int] = {}
     for order in view.open_orders() if open_orders is None else open_orders:
         leaves = order.leaves_raw
         if order.order_type is OrderType.LIMIT:
-            value = 2 * order.price_raw * leaves
+            doubled_raw = 2 * order.price_raw * leaves
         else:
-            value = double_mark(view.market(order.instrument_id)) * leaves
-        doubled[order.instrument_id] = doubled.get(order.instrument_id, 0) + value
+            doubled_raw = double_mark(view.market(order.instrument_id)) * leaves
+        doubled[order.instrument_id] = doubled.get(order.instrument_id, 0) + doubled_raw
     order_total = ZERO
     for instrument_id, doubled_raw in doubled.items():
         instrument = view.instrument(instrument_id)

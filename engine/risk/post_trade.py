@@ -22,8 +22,17 @@ _EPOCH = date(1970, 1, 1)
 
 def trading_day(now_ns: int) -> str:
     """The KST date of ``now_ns`` (ns UTC) as ``YYYY-MM-DD``."""
+    global _last_day  # a one-entry cache
     days = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
-    return (_EPOCH + timedelta(days=days)).isoformat()
+    cached = _last_day  # one read: another thread may swap it, never tear it
+    if cached[0] != days:
+        # Computed once per day: the text is asked for at every check.
+        cached = _last_day = (days, (_EPOCH + timedelta(days=days)).isoformat())
+    return cached[1]
+
+
+_last_day: tuple[int, str] = (-1, "")
+"""The last day number asked for and its text."""
 
 
 class PostTradeRisk:
@@ -47,13 +56,21 @@ class PostTradeRisk:
             state.equity_peak.clear()
             state.breached.clear()
         reasons: list[str] = []
+        loss_limits, drawdown_limits = self.limits.daily_loss_limit, self.limits.max_drawdown
         for currency, equity in equity_by_currency.items():
             start = state.day_start_equity.setdefault(currency, equity)
             peak = state.equity_peak.get(currency)
             if peak is None or equity > peak:
                 state.equity_peak[currency] = peak = equity
             state.equity[currency] = equity
-            reasons += self._breaches(currency, subtract(start, equity), subtract(peak, equity))
+            loss, drawdown = subtract(start, equity), subtract(peak, equity)
+            # Most updates breach nothing: _breaches (and its text) only when a limit is passed.
+            loss_limit = loss_limits.get(currency)
+            drawdown_limit = drawdown_limits.get(currency)
+            if (loss_limit is not None and loss > loss_limit) or (
+                drawdown_limit is not None and drawdown > drawdown_limit
+            ):
+                reasons += self._breaches(currency, loss, drawdown)
         if not reasons:
             return None
         reason = "; ".join(reasons)

@@ -36,6 +36,7 @@ from engine.risk.view import RiskView
 
 RULES = (
     "kill_switch",
+    "disk_full",
     "not_armed",
     "instrument",
     "quantity",
@@ -86,6 +87,8 @@ class PreTradeRisk:
         """Venues that send real orders; they need arming. The paper venue (SIM) is not one."""
         self.feed_holds = FeedHolds()
         """Venue feeds whose resyncing books (or outage) hold entries; the node registers them."""
+        self.disk_full: str | None = None
+        """Why the journal's disk is full (engine/journal/degraded.py): entries wait, exits go."""
         self.rate = SlidingWindowLimiter(limits.max_orders_per_second)
         self._band = Fraction(limits.price_band_pct) / 100
         """The price band as an exact fraction of the reference price."""
@@ -129,13 +132,19 @@ class PreTradeRisk:
     # --- rules, grouped in check order --------------------------------------------------------
 
     def _gates(self, order: OrderSubmitted, entry: bool) -> Denial | None:
-        """``kill_switch``, ``not_armed``."""
+        """``kill_switch``, ``disk_full``, ``not_armed``."""
         state = self.state
         if state.kill_switch and entry:
             return Denial(
                 "kill_switch",
                 f"the kill switch is on ({state.kill_reason or 'no reason given'}): only orders "
                 f"that reduce a position are allowed",
+            )
+        if self.disk_full is not None and entry:
+            return Denial(
+                "disk_full",
+                f"new entries are refused: {self.disk_full}; only orders that reduce a position"
+                " are allowed",
             )
         venue = venue_of(order.instrument_id)
         if venue in self.live_venues and venue not in state.armed_venues:

@@ -160,6 +160,9 @@ class ProtectiveExits:
         self.defaults = defaults or ExitDefaults()
         """What a newly opened position gets (from ``[risk]``)."""
         self._exits: dict[str, _Exit] = {}
+        self.armed: set[str] = set()
+        """Instruments whose position has at least one exit level: the only ones :meth:`check`
+        can signal on (or move a trailing stop for), so the OMS checks no other."""
 
     # --- what the OMS tells us ----------------------------------------------------------------
 
@@ -167,10 +170,12 @@ class ProtectiveExits:
         """After each fill: a new (or reversed) position gets the defaults; flat clears exits."""
         if position.quantity_raw == 0:
             self._exits.pop(instrument_id, None)
+            self.armed.discard(instrument_id)
             return
         record = self._exits.get(instrument_id)
         if record is None or record.is_long != (position.quantity_raw > 0):
-            self._exits[instrument_id] = self._opened(position, instrument)
+            record = self._exits[instrument_id] = self._opened(position, instrument)
+            self._track(instrument_id, record)
             return
         if record.quantity_raw != position.quantity_raw:
             record.signalled = None
@@ -224,6 +229,18 @@ class ProtectiveExits:
         record.take_profit_raw = take_profit_raw
         record.set_trailing(trailing_pct)
         record.signalled = None
+        self._track(instrument_id, record)
+
+    def _track(self, instrument_id: str, record: _Exit) -> None:
+        """Keep :attr:`armed` up to date after ``record``'s levels were set."""
+        if (
+            record.stop_loss_raw is None
+            and record.take_profit_raw is None
+            and record.trailing_stop_raw is None
+        ):
+            self.armed.discard(instrument_id)
+        else:
+            self.armed.add(instrument_id)
 
     def clear(self, instrument_id: str) -> None:
         """Forget the exit already signalled, so it may fire again (its order did not close)."""
@@ -332,4 +349,5 @@ class ProtectiveExits:
             record.best_raw = saved.get("best_raw")
             record.signalled = saved.get("signalled")
             exits._exits[instrument_id] = record
+            exits._track(instrument_id, record)
         return exits

@@ -1,12 +1,14 @@
 """Feed staleness: an instrument whose market has been silent too long takes no new entries.
 
-Judged from the instrument's last market event (``InstrumentState.ts_event``) against the time
-the caller passes in, so a backtest's clock works the same as the live one.
+Judged from when the engine received the instrument's last market event
+(``InstrumentState.ts_recv``) against the time the caller passes in, so a backtest's clock works
+the same as the live one. Never from the venue's own timestamp (``ts_event``): a venue clock behind
+ours would deny every entry while data flows, one ahead would hide a silent feed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Protocol
 
 from engine.market_state import InstrumentState
@@ -15,9 +17,10 @@ from engine.risk.limits import NS_PER_S
 
 def feed_silence(market: InstrumentState | None, now_ns: int, limit_ns: int) -> str | None:
     """Why the instrument's feed counts as stale at ``now_ns``, or None when it is live."""
-    if market is None or market.ts_event == 0:
+    received = (market.ts_recv or market.ts_event) if market is not None else 0
+    if market is None or received == 0:
         return "no market data has arrived yet"
-    silent_ns = now_ns - market.ts_event
+    silent_ns = now_ns - received
     if silent_ns > limit_ns:
         return (
             f"no market data for {silent_ns / NS_PER_S:,.1f} seconds "
@@ -28,7 +31,7 @@ def feed_silence(market: InstrumentState | None, now_ns: int, limit_ns: int) -> 
 
 def stale_feeds(markets: Iterable[InstrumentState], now_ns: int, limit_ns: int) -> dict[str, str]:
     """Instrument id -> why its feed is stale, for every silent instrument (for the payload)."""
-    stale = {}
+    stale: dict[str, str] = {}
     for market in markets:
         reason = feed_silence(market, now_ns, limit_ns)
         if reason is not None:
@@ -37,10 +40,17 @@ def stale_feeds(markets: Iterable[InstrumentState], now_ns: int, limit_ns: int) 
 
 
 class FeedCondition(Protocol):
-    """What the rule reads of a venue feed's health (``engine.venues.base.FeedHealth``)."""
+    """What the rule reads of a venue feed's health (``engine.venues.feed_health.FeedHealth``).
 
-    state: str
-    resyncing: set[str]
+    Read-only members, so that a feed's own narrower types (a ``StrEnum`` state, its checked set
+    of ids) satisfy it: the rule only looks.
+    """
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def resyncing(self) -> Container[str]: ...
 
 
 _HELD_STATES = {"down": "down, reconnecting", "connecting": "connecting"}
@@ -68,7 +78,7 @@ class FeedHolds:
         if health is None:
             return None
         if instrument_id in health.resyncing:
-            return "its book is being rebuilt after a gap in the venue's feed"
+            return "its book is being rebuilt after a gap, a reconnect or a crossed book"
         state = _HELD_STATES.get(str(health.state))
         if state is not None:
             return f"the venue's feed is {state}"
@@ -76,7 +86,7 @@ class FeedHolds:
 
     def all(self, instrument_ids: Iterable[str]) -> dict[str, str]:
         """Instrument id -> reason, for every held one of ``instrument_ids`` (for the payload)."""
-        held = {}
+        held: dict[str, str] = {}
         for instrument_id in instrument_ids:
             reason = self.reason(instrument_id)
             if reason is not None:

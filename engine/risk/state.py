@@ -129,11 +129,13 @@ class RiskState:
         open_orders: int,
         gross_exposure: Decimal,
         stale: Mapping[str, str] | None = None,
+        allow_short: bool | None = None,
     ) -> trading.RiskState:
         """The ``risk/state`` payload for ``currency``.
 
         ``stale`` adds instruments whose feed is silent (:func:`engine.risk.stale_feed.stale_feeds`)
-        to the paused list; a limit the currency does not have shows as ``0``.
+        to the paused list; a limit the currency does not have shows as ``0`` (the per-order
+        limits a console checks as the user types, as null).
         """
         paused = dict(self.paused)
         for instrument_id, reason in (stale or {}).items():
@@ -156,12 +158,20 @@ class RiskState:
             gross_exposure=_text(gross_exposure),
             max_gross_exposure=_text(limits.max_gross_exposure.get(currency, ZERO)),
             currency=currency,
+            max_order_notional=_optional_text(limits.max_order_notional.get(currency)),
+            max_position_notional=_optional_text(limits.max_position_notional.get(currency)),
+            price_band_pct=_text(limits.price_band_pct),
+            allow_short=allow_short,
         )
 
 
 def _text(value: Decimal) -> str:
     """Exact decimal text without an exponent (``5E+6`` would confuse readers and parsers)."""
     return f"{value:f}"
+
+
+def _optional_text(value: Decimal | None) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _texts(values: Mapping[str, Decimal]) -> dict[str, str]:

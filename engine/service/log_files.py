@@ -21,29 +21,42 @@ MIN_SECRET_LENGTH = 4
 """Shorter values are not scrubbed: replacing every "a" in a log would only hide the log."""
 
 
-class ScrubbingFormatter(logging.Formatter):
-    """Formats, then replaces every known secret value with ``***``."""
+class Scrubber:
+    """Replaces every known secret value in a text with ``***`` (the file, stderr, the bus)."""
 
-    def __init__(self, base: logging.Formatter, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.base = base
+    def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is replaced whole.
         self.secrets = sorted(
             {value for value in secrets if len(value) >= MIN_SECRET_LENGTH}, key=len, reverse=True
         )
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = self.base.format(record)
+    def __call__(self, text: str) -> str:
         for value in self.secrets:
             if value in text:
                 text = text.replace(value, "***")
         return text
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """Formats, then replaces every known secret value with ``***``."""
+
+    def __init__(self, base: logging.Formatter, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.base = base
+        self.scrub = Scrubber(secrets)
+
+    @property
+    def secrets(self) -> list[str]:
+        return self.scrub.secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.scrub(self.base.format(record))
+
+
 class JsonLinesFormatter(logging.Formatter):
     """One JSON object per line: ts (ISO 8601 UTC), level, logger, message, exception."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)  # UTC; staticmethod as the base's own slot is one
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

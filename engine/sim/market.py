@@ -159,6 +159,18 @@ class MarketSimulator:
         self._now = until
         return len(out.kind) - count_before
 
+    def skip(self, ns: int) -> None:
+        """Move the simulator's timeline ``ns`` later without generating the events in between.
+
+        For back-pressure (:mod:`engine.sim.pacing`): the market goes on from where it was, its
+        next events stamped ``ns`` later, so timestamps stay in order and nothing is replayed.
+        """
+        if ns <= 0:
+            return
+        self._start_ns += ns
+        for flow in self._flows:
+            flow.start_ns += ns
+
     def set_rate(self, rate: float) -> None:
         """Change the total event rate from now on (pending arrivals are rescaled)."""
         _check_rate(rate)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import msgspec
 
+from engine.domain.fees import SellTax
 from engine.domain.fixed_point import format_raw, to_raw
 from engine.domain.ids import InstrumentId
-from engine.domain.instrument import Instrument
+from engine.domain.instrument import Instrument, InstrumentKind
 from engine.domain.tick_table import TickTable
 
 INSTRUMENT_FILE = "instrument.json"
@@ -36,6 +37,8 @@ class InstrumentRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     maker_fee: str
     taker_fee: str
     daily_limit: str | None = None
+    sell_tax: list[tuple[int, list[str]]] | None = None
+    """Sell-side transaction tax: ``(first trade time ns, component rates)`` periods, or none."""
 
 
 def instrument_record(instrument: Instrument) -> InstrumentRecord:
@@ -56,17 +59,22 @@ def instrument_record(instrument: Instrument) -> InstrumentRecord:
         maker_fee=str(instrument.maker_fee),
         taker_fee=str(instrument.taker_fee),
         daily_limit=None if instrument.daily_limit is None else str(instrument.daily_limit),
+        sell_tax=None if instrument.sell_tax is None else instrument.sell_tax.to_text(),
     )
+
+
+_KINDS: dict[str, InstrumentKind] = {"crypto": "crypto", "stock": "stock"}
 
 
 def instrument_from_record(record: InstrumentRecord) -> Instrument:
     pp = record.price_precision
-    if record.kind not in ("crypto", "stock"):
+    kind = _KINDS.get(record.kind)
+    if kind is None:
         raise ValueError(f"instrument {record.id}: kind {record.kind!r} is not crypto or stock")
     return Instrument(
         id=InstrumentId(record.id),
         name=record.name,
-        kind=record.kind,  # type: ignore[arg-type]
+        kind=kind,
         base_currency=record.base_currency,
         quote_currency=record.quote_currency,
         price_precision=pp,
@@ -77,6 +85,11 @@ def instrument_from_record(record: InstrumentRecord) -> Instrument:
         maker_fee=Decimal(record.maker_fee),
         taker_fee=Decimal(record.taker_fee),
         daily_limit=None if record.daily_limit is None else Decimal(record.daily_limit),
+        sell_tax=None
+        if record.sell_tax is None
+        else SellTax(
+            [(start, [Decimal(rate) for rate in rates]) for start, rates in record.sell_tax]
+        ),
     )
 
 

@@ -39,7 +39,15 @@ from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.storage.instrument_file import read_instrument, write_instrument
 from engine.storage.paths import store_root
 
-__all__ = ["ROWS_PER_PART", "SCHEMA", "PartFile", "TickStore", "TickWriter", "store_root"]
+__all__ = [
+    "ROWS_PER_PART",
+    "SCHEMA",
+    "PartFile",
+    "TickStore",
+    "TickStoreError",
+    "TickWriter",
+    "store_root",
+]
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 ROWS_PER_PART = 65_536
@@ -55,6 +63,21 @@ SCHEMA: dict[str, pl.DataType] = {
     "snapshot": pl.Boolean(),
 }
 _PART_RE = re.compile(r"^part-(\d{19})-(\d{19})-(\d{6})\.parquet$")
+_PART_NAME = "part-<first ts_event, 19 digits>-<session, 19 digits>-<seq, 6 digits>.parquet"
+
+
+class TickStoreError(ValueError):
+    """The store holds something it cannot read as it is: named, never skipped silently.
+
+    A file the reader would pass over (a misnamed part, a stray file, a ``date=`` folder that is
+    not a date) would make a day look empty and a backtest "succeed" on fewer events than the
+    user put there, so every reader (``data list``, ``backtest``, ``optimize``) stops on it.
+    """
+
+
+def _is_writer_temporary(path: Path) -> bool:
+    """A part the writer had not finished renaming when it died (``.part-….parquet.tmp``)."""
+    return path.name.startswith(".part-") and path.name.endswith(".parquet.tmp")
 
 
 def instrument_folder(root: Path, instrument_id: str) -> Path:
@@ -144,7 +167,7 @@ class TickWriter:
             and instruments[-1] == index
             and all(i == index for i in instruments)
         ):
-            rows = range(len(instruments))
+            rows: range | list[int] = range(len(instruments))
         else:
             rows = [row for row, i in enumerate(instruments) if i == index]
         if not rows:
@@ -236,23 +259,34 @@ class TickWriter:
 
     def _update_book(self, rows: pl.DataFrame) -> None:
         """Carry the book past ``rows``: the last size per level since the last clear."""
-        kinds = rows["kind"].to_numpy()
-        clears = np.flatnonzero(kinds == BOOK_CLEAR)
-        if clears.size:
-            self._bids.clear()
-            self._asks.clear()
-            rows = rows.slice(int(clears[-1]) + 1)
-        last = (
-            rows.filter(pl.col("kind") == BOOK_LEVEL)
-            .group_by(["side", "price"], maintain_order=True)
-            .agg(pl.col("size").last())
-        )
-        for side, price, size in last.iter_rows():
-            book = self._bids if side == 0 else self._asks
-            if size:
-                book[price] = size
-            else:
-                book.pop(price, None)
+        book_after(rows, self._bids, self._asks)
+
+
+def book_after(
+    rows: pl.DataFrame, bids: dict[int, int] | None = None, asks: dict[int, int] | None = None
+) -> tuple[dict[int, int], dict[int, int]]:
+    """The book (raw price -> size per side) after ``rows``, starting from ``bids``/``asks``
+    (updated in place): the last size per level since the last clear, empty levels dropped."""
+    bids = {} if bids is None else bids
+    asks = {} if asks is None else asks
+    kinds = rows["kind"].to_numpy()
+    clears = np.flatnonzero(kinds == BOOK_CLEAR)
+    if clears.size:
+        bids.clear()
+        asks.clear()
+        rows = rows.slice(int(clears[-1]) + 1)
+    last = (
+        rows.filter(pl.col("kind") == BOOK_LEVEL)
+        .group_by(["side", "price"], maintain_order=True)
+        .agg(pl.col("size").last())
+    )
+    for side, price, size in last.iter_rows():
+        book = bids if side == 0 else asks
+        if size:
+            book[price] = size
+        else:
+            book.pop(price, None)
+    return bids, asks
 
 
 class TickStore:
@@ -274,21 +308,37 @@ class TickStore:
         return read_instrument(instrument_folder(self.root, instrument_id))
 
     def days(self, instrument_id: str) -> list[date]:
+        """The days that hold anything; a ``date=`` folder that is not a date is an error."""
         folder = instrument_folder(self.root, instrument_id)
-        return sorted(
-            date.fromisoformat(path.name.removeprefix("date="))
-            for path in folder.glob("date=*")
-            if path.is_dir() and any(path.glob("part-*.parquet"))
-        )
+        found = []
+        for path in folder.glob("date=*"):
+            if not path.is_dir():
+                raise TickStoreError(f"{path}: a file where a date=YYYY-MM-DD folder belongs")
+            try:
+                day = date.fromisoformat(path.name.removeprefix("date="))
+            except ValueError:
+                raise TickStoreError(
+                    f"{path}: folder name is not date=YYYY-MM-DD; rename it or move it out of "
+                    "the tick store"
+                ) from None
+            if any(not _is_writer_temporary(entry) for entry in path.iterdir()):
+                found.append(day)
+        return sorted(found)
 
     def parts(self, instrument_id: str, day: date) -> list[PartFile]:
+        """The part files of one day, in replay order; any other file there is an error."""
         folder = instrument_folder(self.root, instrument_id) / f"date={day.isoformat()}"
         found = []
-        for path in folder.glob("part-*.parquet"):
+        for path in folder.iterdir() if folder.is_dir() else ():
             match = _PART_RE.match(path.name)
-            if match:
+            if match and path.is_file():
                 first, session, seq = (int(group) for group in match.groups())
                 found.append(PartFile(path, first, session, seq))
+            elif not _is_writer_temporary(path):
+                raise TickStoreError(
+                    f"{path}: not a part file of the tick store (expected {_PART_NAME}); "
+                    "rename it, or import it with stom data import, or move it out"
+                )
         return sorted(found, key=lambda part: (part.first_ts, part.session, part.seq))
 
     def read_day(self, instrument_id: str, day: date, *, has_book: bool) -> pl.DataFrame:

@@ -26,6 +26,7 @@ Exceptions escaping a callback disable that strategy only (logged with file and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -36,32 +37,71 @@ from engine.domain.orders import Order, OrderSide, TimeInForce
 if TYPE_CHECKING:
     from engine.domain.instrument import Instrument
 
-ParamValue = int | float
+ParamValue = int | float | str | bool
+"""A parameter's value: a number, one of declared choices, or a flag."""
+
+
+class Side:
+    """Named sides for strategy callbacks: ``on_trade``'s aggressor ``side`` is one of these
+    plain ints (``Side.BUY == 0``, ``Side.SELL == 1``, the values the engine always used, so
+    code comparing with 0 and 1 keeps working)."""
+
+    BUY = 0
+    SELL = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A declared strategy parameter: its default and the range the optimizer searches.
+    """A declared strategy parameter: its default and what the optimizer searches.
 
-    The type follows ``default`` (int or float). ``low``/``high``/``step`` bound the search (grid:
-    every step; random and GA: any step multiple). Declared as a class attribute; the instance
-    attribute of the same name holds the value in use.
+    Three kinds, told apart by the declaration:
+
+    - **numeric** (an int or float ``default``): ``low``/``high``/``step`` bound the search (grid:
+      every step; random and GA: any step multiple);
+    - **boolean** (a ``bool`` default): the optimizer tries ``False`` and ``True``;
+    - **categorical** (``choices=(...)``, the default among them): the optimizer tries each
+      choice (text, numbers or flags); a value must be one of them.
+
+    Declared as a class attribute; the instance attribute of the same name holds the value in use.
     """
 
     default: ParamValue
-    low: ParamValue | None = None
-    high: ParamValue | None = None
-    step: ParamValue | None = None
+    low: int | float | None = None
+    high: int | float | None = None
+    step: int | float | None = None
     doc: str = ""
+    choices: tuple[ParamValue, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"numeric"``, ``"boolean"`` or ``"categorical"``."""
+        if self.choices is not None:
+            return "categorical"
+        return "boolean" if isinstance(self.default, bool) else "numeric"
 
     def validate(self, name: str, value: object) -> ParamValue:
         """``value`` as this parameter's type, or ValueError naming the parameter and value."""
+        if self.choices is not None:
+            for choice in self.choices:
+                # type() too: True == 1 == 1.0 in Python, but a flag is not a number here.
+                if type(choice) is type(value) and choice == value:
+                    return choice
+            allowed = ", ".join(repr(choice) for choice in self.choices)
+            raise ValueError(f"parameter {name}: {value!r} is not one of {allowed}")
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"parameter {name}: {value!r} is not true or false")
+            return value
+        if isinstance(self.default, str):
+            raise ValueError(f"parameter {name}: a text parameter needs choices=(...)")
         kind = type(self.default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"parameter {name}: {value!r} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"parameter {name}: {value!r} is not a finite number")
         if kind is int and (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"parameter {name}: {value!r} is not a whole number")
-        converted: ParamValue = kind(value)
+        converted: int | float = int(value) if kind is int else float(value)
         if self.low is not None and converted < self.low:
             raise ValueError(f"parameter {name}: {value!r} is below its low bound {self.low}")
         if self.high is not None and converted > self.high:
@@ -139,6 +179,11 @@ class Strategy:
     - ``Param`` attributes declare parameters (collected in ``params``).
     - ``instruments``: instrument ids to trade when the config names none.
     - ``timeframes``: bar timeframes wanted in ``on_bar`` ("1m", "5m", "15m").
+
+    The signal API (optional, ``docs/vector-path.md``): a classmethod ``signals(tape, params)``
+    returning :class:`engine.optimize.vector_signals.Signals` states the strategy's entries and
+    exits as arrays over its trades; ``stom optimize`` then evaluates parameter sets on the
+    vector path and re-checks sampled ones against these callbacks.
     """
 
     params: ClassVar[dict[str, Param]] = {}
@@ -173,7 +218,8 @@ class Strategy:
         """Called once before the first event (after ``load_state`` when state was saved)."""
 
     def on_trade(self, i: int, price: int, size: int, side: int, ts: int) -> None:
-        """A trade printed on instrument ``i``; ``side`` is the aggressor (0 buy, 1 sell)."""
+        """A trade printed on instrument ``i``; ``side`` is the aggressor (``Side.BUY`` or
+        ``Side.SELL``)."""
 
     def on_book(self, i: int, ts: int) -> None:
         """Instrument ``i``'s book changed (once per engine batch, after all its updates)."""

@@ -60,7 +60,9 @@ class Bracket:
         """Record the entry on the first buy fill; forget it once flat."""
         i = fill.i
         if fill.side is OrderSide.BUY:
-            if i not in self.entry_price:
+            # A buy from flat starts a new entry, even if a saved one survived (a crash between
+            # the exit's fill and the next save leaves the old entry in the saved state).
+            if i not in self.entry_price or ctx.position(i) <= fill.quantity:
                 self.entry_price[i] = fill.price
                 self.entry_ts[i] = fill.ts
         elif ctx.position(i) <= 0:
@@ -68,9 +70,15 @@ class Bracket:
             self.entry_ts.pop(i, None)
 
     def exit_reason(self, i: int, price: int, ts: int) -> str | None:
-        """ "take-profit", "stop-loss" or "time" when the long position on ``i`` should close."""
+        """ "take-profit", "stop-loss" or "time" when the long position on ``i`` should close.
+
+        Asked only while long. A position with no entry on record (its fill came after the last
+        save, then the engine crashed) takes this price and time as its entry, so its exits
+        work from here instead of never."""
         entry = self.entry_price.get(i)
         if entry is None:
+            self.entry_price[i] = price
+            self.entry_ts[i] = ts
             return None
         if price * BPS >= entry * (BPS + self.take_profit_bps):
             return "take-profit"

@@ -33,6 +33,7 @@ from engine.domain.orders import (
 from engine.domain.positions import Position
 from engine.oms.order_requests import BadRequest, OrderRequest
 from engine.strategy.api import ParamValue
+from engine.strategy.guard import WATCHDOG
 
 if TYPE_CHECKING:
     from engine.domain.instrument import Instrument
@@ -44,6 +45,17 @@ BUDGET_RULE = "strategy_budget"
 """``OrderDenied.rule`` of an order refused by the strategy's own budget."""
 
 log = logging.getLogger("stom.strategy")
+
+MAX_ORDERS_PER_BATCH = 50
+"""Orders (and denials) one strategy may send while the engine handles one market batch (one
+engine time): more is a storm (a loop gone wrong, 200 orders per trade), and the strategy is
+disabled before it starves the engine."""
+MAX_ORDERS_PER_S = 1_000
+"""The same over a second of engine time (a strategy retrying denied orders on every trade)."""
+
+
+class StrategyHalted(BaseException):
+    """Raised into a strategy that may send nothing more (disabled, or over its order rate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +93,16 @@ class OmsStrategyContext:
         """This strategy's open orders by client order id."""
         self.fills = 0
         self._limits: dict[int, tuple[int | None, int | None]] = {}
+        self.max_orders_per_s = MAX_ORDERS_PER_S
+        self.max_orders_per_batch = MAX_ORDERS_PER_BATCH
+        self.halted: str | None = None
+        """Why this strategy may send nothing more (set by the runner when it fails)."""
+        self.on_storm: Callable[[str], None] | None = None
+        """The runner's hook: disable the strategy now (it may swallow the exception)."""
+        self._window_start = -(10**18)
+        self._window_orders = 0
+        self._batch_time = -1
+        self._batch_orders = 0
 
     # --- time, instruments, market ----------------------------------------------------------
 
@@ -167,20 +189,35 @@ class OmsStrategyContext:
             raise ValueError(f"order {client_order_id!r} is not an order of {self.strategy_id}")
         if order.is_open:
             # Already pending cancel, or ended in between: nothing to do.
-            with contextlib.suppress(BadRequest):
-                self._oms.cancel(client_order_id, self._now())
+            guard = WATCHDOG
+            owner, guard.owner = guard.owner, None  # engine code: never interrupted half-way
+            try:
+                with contextlib.suppress(BadRequest):
+                    self._oms.cancel(client_order_id, self._now())
+            finally:
+                guard.owner = owner
 
     def cancel_all(self, i: int | None = None) -> None:
         for order in self.open_orders(i):
             self.cancel(order.client_order_id)
 
     def close_position(self, i: int) -> str | None:
+        """What is held less what the strategy's open orders on the closing side already
+        close (a sell still working after a restart is not sold twice)."""
         held = self.position(i)
         if held == 0:
             return None
-        if held > 0:
-            return self._send(i, OrderSide.SELL, held, None, TimeInForce.IOC)
-        return self._send(i, OrderSide.BUY, -held, None, TimeInForce.IOC)
+        side = OrderSide.SELL if held > 0 else OrderSide.BUY
+        instrument_id = str(self.instrument(i).id)
+        closing = sum(
+            order.leaves_raw
+            for order in self.open.values()
+            if order.side is side and order.instrument_id == instrument_id
+        )
+        quantity = abs(held) - closing
+        if quantity <= 0:
+            return None
+        return self._send(i, side, quantity, None, TimeInForce.IOC)
 
     def log(self, message: str) -> None:
         log.info("[%s] %s", self.strategy_id, message)
@@ -194,18 +231,53 @@ class OmsStrategyContext:
         else:
             self.open.pop(order.client_order_id, None)
         if isinstance(event, OrderFilled):
-            index = self._market.index_of(order.instrument_id)  # type: ignore[arg-type]
+            index = self._market.index_of(order.instrument_id)
             position = self.positions.get(index)
             if position is None:
                 position = self.positions[index] = Position(order.instrument_id)
             position.apply_fill(
-                order.side, event.price_raw, event.quantity_raw, event.fee_raw, event.ts
+                order.side,
+                event.price_raw,
+                event.quantity_raw,
+                event.fee_raw,
+                event.ts,
+                fee_base_raw=event.fee_base_raw,
             )
             self.fills += 1
 
     # --- internals ----------------------------------------------------------------------------
 
     def _send(
+        self, i: int, side: OrderSide, quantity: int, price: int | None, tif: TimeInForce
+    ) -> str:
+        if self.halted is not None:
+            raise StrategyHalted(self.halted)
+        now = self._now()
+        if now - self._window_start >= 1_000_000_000:
+            self._window_start, self._window_orders = now, 0
+        if now != self._batch_time:
+            self._batch_time, self._batch_orders = now, 0
+        self._window_orders += 1
+        self._batch_orders += 1
+        storm = None
+        if self._batch_orders > self.max_orders_per_batch:
+            storm = f"more than {self.max_orders_per_batch} orders in one market batch"
+        elif self._window_orders > self.max_orders_per_s:
+            storm = f"more than {self.max_orders_per_s} orders in one second"
+        guard = WATCHDOG
+        owner, guard.owner = guard.owner, None  # engine code: never interrupted half-way
+        try:
+            if storm is None:
+                return self._submit(i, side, quantity, price, tif)
+            reason = f"{self.strategy_id} sent {storm} (the order-rate limit): disabled"
+            self.halted = reason
+            if self.on_storm is not None:
+                self.on_storm(reason)  # disables it and cancels its orders: engine code too
+        finally:
+            guard.owner = owner
+        raise StrategyHalted(reason)
+
+    def _submit(
         self, i: int, side: OrderSide, quantity: int, price: int | None, tif: TimeInForce
     ) -> str:
         state = self._market.at(i)

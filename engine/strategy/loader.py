@@ -3,8 +3,14 @@
 A strategy file is plain Python loaded by path (the folder is not a package). It must define
 exactly one :class:`~engine.strategy.api.Strategy` subclass (or name one with ``class_name``).
 Every way a file can be wrong ends in :class:`StrategyLoadError`, which names the file and line:
-a syntax error, an exception while the module runs (an import that fails, a typo), no strategy
-class, or a parameter declaration that cannot work (a default outside its range, a step of 0).
+a syntax error, an exception while the module runs (an import that fails, a typo, anything it
+raises, ``BaseException`` included), an import that runs past its time budget (see
+:mod:`engine.strategy.guard`), no strategy class, or a parameter declaration that cannot work (a
+default outside its range, a step of 0).
+
+Reading never blocks: a path that is not a regular file (a FIFO, a device, a directory), a file
+larger than :data:`MAX_FILE_BYTES` or one that cannot be read is refused with the reason before
+(and after) it is opened, and it is opened non-blocking.
 
 :class:`FileWatcher` is the hot-reload half: the engine polls it about once a second (no extra
 dependency, no threads) and reloads the files whose modification time or size changed.
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os
+import stat
 import sys
 import traceback
 import types
@@ -22,8 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.strategy.api import Param, ParamValue, Strategy
+from engine.strategy.guard import WATCHDOG
 
 _counter = itertools.count()
+
+MAX_FILE_BYTES = 1_000_000
+"""Largest strategy file read (a strategy is code, not data)."""
 
 
 class StrategyLoadError(Exception):
@@ -63,33 +75,98 @@ def resolve(directory: Path | str, file: str) -> Path:
 def load_strategy_class(path: Path | str, class_name: str | None = None) -> type[Strategy]:
     """Run the file at ``path`` as a fresh module and return its strategy class."""
     path = Path(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StrategyLoadError(
-            path, None, f"cannot read the file: {exc.strerror or exc}"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise StrategyLoadError(path, None, f"not UTF-8 text: {exc.reason}") from None
+    source = read_source(path)
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:
         raise StrategyLoadError(path, exc.lineno, f"SyntaxError: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, nesting too deep
+        what = f"cannot compile: {type(exc).__name__}: {exc}"
+        raise StrategyLoadError(path, None, what) from None
     name = f"stom_strategy_{path.stem}_{next(_counter)}"
     module = types.ModuleType(name)
     module.__file__ = str(path)
     sys.modules[name] = module  # dataclasses and typing look the module up while it runs
+    owner = types.SimpleNamespace(strategy_id=path.stem, source=str(path))
     try:
-        exec(code, module.__dict__)
-    except (Exception, SystemExit) as exc:  # sys.exit() at import too
+        WATCHDOG.call(owner, WATCHDOG.load_budget_s, exec, code, module.__dict__)
+    except BaseException as exc:  # the barrier: sys.exit(), KeyboardInterrupt, an overrun too
         raise StrategyLoadError(
             path, exception_line(exc, path), f"{type(exc).__name__}: {exc}"
         ) from None
     finally:
         sys.modules.pop(name, None)
-    cls = _pick_class(module, path, class_name)
-    check_declarations(cls, path, source)
+    try:
+        cls = _pick_class(module, path, class_name)
+        check_declarations(cls, path, source)
+    except StrategyLoadError:
+        raise
+    except BaseException as exc:  # a class that breaks the checks themselves (odd params)
+        raise StrategyLoadError(
+            path, exception_line(exc, path), f"{type(exc).__name__}: {exc}"
+        ) from None
     return cls
+
+
+def read_source(path: Path) -> str:
+    """The text of the strategy file at ``path``, without ever blocking (see the module doc)."""
+    try:
+        before = os.stat(path)
+    except OSError as exc:
+        raise StrategyLoadError(
+            path, None, f"cannot read the file: {exc.strerror or exc}"
+        ) from None
+    _check_file(path, before)
+    try:
+        # O_NONBLOCK: a FIFO swapped in after the stat opens at once (and is refused below).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise StrategyLoadError(
+            path, None, f"cannot read the file: {exc.strerror or exc}"
+        ) from None
+    try:
+        _check_file(path, os.fstat(fd))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise StrategyLoadError(
+            path, None, f"cannot read the file: {exc.strerror or exc}"
+        ) from None
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise StrategyLoadError(path, None, f"larger than {MAX_FILE_BYTES:,} bytes: refused")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrategyLoadError(path, None, f"not UTF-8 text: {exc.reason}") from None
+
+
+def _check_file(path: Path, info: os.stat_result) -> None:
+    mode = info.st_mode
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise StrategyLoadError(path, None, f"{kind}, not a regular file: refused")
+    if info.st_size > MAX_FILE_BYTES:
+        raise StrategyLoadError(
+            path, None, f"{info.st_size:,} bytes, larger than {MAX_FILE_BYTES:,}: refused"
+        )
 
 
 def _pick_class(module: types.ModuleType, path: Path, class_name: str | None) -> type[Strategy]:
@@ -134,7 +211,15 @@ def check_declarations(cls: type[Strategy], path: Path | str, source: str | None
 
 def _param_problem(name: str, param: Param) -> str | None:
     default = param.default
-    if isinstance(default, bool) or not isinstance(default, int | float):
+    if param.choices is not None:
+        return _choices_problem(name, param)
+    if isinstance(default, bool):
+        if (param.low, param.high, param.step) != (None, None, None):
+            return f"{name}: a true/false parameter takes no low, high or step"
+        return None
+    if isinstance(default, str):
+        return f"{name}: the default {default!r} is text: declare its choices=(...)"
+    if not isinstance(default, int | float):
         return f"{name}: the default {default!r} is not a number"
     for label, bound in (("low", param.low), ("high", param.high), ("step", param.step)):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
@@ -147,6 +232,24 @@ def _param_problem(name: str, param: Param) -> str | None:
         param.validate(name, default)
     except ValueError as exc:
         return f"{name}: the default is out of range ({exc})"
+    return None
+
+
+def _choices_problem(name: str, param: Param) -> str | None:
+    choices = param.choices
+    if not isinstance(choices, tuple | list) or not choices:
+        return f"{name}: choices must be a non-empty tuple, not {choices!r}"
+    for choice in choices:
+        if not isinstance(choice, str | int | float | bool):
+            return f"{name}: choice {choice!r} is not text, a number or true/false"
+    if len({(type(choice), choice) for choice in choices}) != len(choices):
+        return f"{name}: choices repeat a value"
+    if (param.low, param.high, param.step) != (None, None, None):
+        return f"{name}: a parameter with choices takes no low, high or step"
+    try:
+        param.validate(name, param.default)
+    except ValueError as exc:
+        return f"{name}: the default is not among the choices ({exc})"
     return None
 
 

@@ -5,24 +5,34 @@ run and a backtest on the same ticks agree to the unit)::
 
     runner = StrategyRunner(oms, clock)              # registers itself as an OMS listener
     runner.add(MyStrategy, {"fast": 20}, ["KRW-BTC.SIM"], StrategyBudget(...), "scalper")
+    pipeline = TickPipeline(oms, runner, runner.time) # engine.pipeline: the data path
     ...
-    runner.process_batch(batch, now_ns)               # once per market batch, see below
+    pipeline.process_batch(batch, now_ns)             # once per market batch, see below
     runner.disable("scalper"); runner.enable("scalper")
     runner.rows()                                     # per-strategy state, PnL, trades, fees
     saved = runner.save_state()                       # JSON-safe; the caller persists it
     runner.add(..., state=saved.get("scalper"))       # after a restart
 
-:meth:`StrategyRunner.process_batch` is the one order of operations for a batch of market events:
+The runner is the strategy stage of :class:`~engine.pipeline.TickPipeline`, whose
+``process_batch`` is the one order of operations for a batch of market events:
 ``MarketState.apply`` → the paper exchange's ``on_batch`` (fills against the new events) →
-strategies (``on_bar`` for bars that closed, ``on_trade`` per trade of their instruments,
-``on_book`` once per instrument whose book changed) → ``Oms.pump`` (orders due on the venue,
-venue events → ``on_fill``/``on_order``, periodic risk). Strategies see fills of a batch after
-their callbacks of that batch, as a live strategy hears of a fill after the trade that caused it.
+strategies (:meth:`StrategyRunner.dispatch`: ``on_bar`` for bars that closed, ``on_trade`` per
+trade of their instruments, ``on_book`` once per instrument whose book changed) → ``Oms.pump``
+(orders due on the venue, venue events → ``on_fill``/``on_order``, periodic risk). Strategies
+see fills of a batch after their callbacks of that batch, as a live strategy hears of a fill
+after the trade that caused it. ``runner.process_batch`` drives a runner alone through a
+pipeline of its own (tests do).
 
-Failure isolation: an exception escaping any callback of a strategy (including ``on_start``,
-``load_state`` and the constructor) disables that strategy only: its state becomes ``failed``,
-the log names the strategy's file and line and the message, its open orders are cancelled, and
-nothing of it is called again. The others keep going.
+Failure isolation (:mod:`engine.strategy.guard`): every call into a strategy (the constructor,
+``load_state``, ``on_start``, each callback, ``save_state``) runs under a time budget and a
+barrier that catches anything it raises, ``BaseException`` included. An exception, an overrun,
+a ``save_state`` that JSON cannot hold or an order storm disables that strategy only: its state
+becomes ``failed``, the log names the strategy's file and line and the reason, its open orders
+are cancelled, and nothing of it is called again. The others keep going.
+
+Own positions: a strategy's positions and fill count come from the journal's fills of its own
+orders (``own_fills`` in :meth:`StrategyRunner.add`), never from a saved snapshot that can lag
+them; :meth:`save_state` still writes them, for reading only.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from engine.bars import TIMEFRAME_NS, BarSeries
@@ -42,11 +53,18 @@ from engine.domain.fixed_point import from_raw
 from engine.domain.ids import InstrumentId
 from engine.domain.market_data import TRADE, MarketBatch
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
-from engine.domain.positions import Position
 from engine.oms.oms import Oms
 from engine.oms.order_requests import BadRequest
+from engine.pipeline import BatchClock, TickPipeline
 from engine.strategy.api import Strategy, StrategyFill
 from engine.strategy.context import OmsStrategyContext, StrategyBudget
+from engine.strategy.guard import WATCHDOG
+from engine.strategy.own_state import (
+    checked_state,
+    position_dict,
+    position_from,
+    positions_from_fills,
+)
 
 log = logging.getLogger("stom.strategy")
 
@@ -54,11 +72,15 @@ RUNNING = "running"
 DISABLED = "disabled"
 FAILED = "failed"
 
-STRATEGY_ERRORS = (Exception, SystemExit)
-"""What a strategy's code may raise and only disable itself with (``sys.exit()`` included)."""
+STRATEGY_ERRORS = (BaseException,)
+"""What a strategy's code may raise and only disable itself with: everything (``sys.exit()``,
+``KeyboardInterrupt``, ``GeneratorExit``, a watchdog overrun). See :mod:`engine.strategy.guard`."""
 
 BAR_HISTORY = 500
 """Closed bars kept per instrument and timeframe for strategies."""
+
+_FIRST_ROW = (0,)
+"""The trade rows of a one-event batch whose event is a trade."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +94,7 @@ class StrategyRow:
     instruments: list[str]
     state: str
     """``running``, ``disabled`` or ``failed``."""
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     pnl: dict[str, Decimal]
     """Realized - fees + unrealized at the mid, per quote currency."""
     realized: dict[str, Decimal]
@@ -121,9 +143,12 @@ class StrategyRunner:
         self._bar_series_count = 0
         self._trade_table_used = False
         self._instrument_count = -1
-        self._now = clock.now_ns()
+        self.time = BatchClock(clock.now_ns())
+        """Time of the batch being processed, shared with the pipeline that drives this runner."""
+        self._pipeline: TickPipeline | None = None
         self._rebuild()
         oms.listeners.append(self._on_oms_event)
+        WATCHDOG.start()  # budgets in the engine and in backtest workers alike (main thread)
 
     # --- managing strategies ------------------------------------------------------------------
 
@@ -137,9 +162,12 @@ class StrategyRunner:
         *,
         state: Mapping[str, Any] | None = None,
         enabled: bool = True,
+        own_fills: Sequence[tuple[Order, OrderFilled]] | None = None,
     ) -> str:
-        """Host a new strategy; returns its id. Bad parameters or instruments raise ValueError
-        naming them (nothing is added). ``state`` is what :meth:`save_state` returned for it.
+        """Host a new strategy; returns its id. Bad parameters or instruments, or a constructor
+        that raises or overruns, raise ValueError naming them (nothing is added). ``state`` is
+        what :meth:`save_state` returned for it; ``own_fills`` (the journal's fills of its
+        orders, in order) give its positions and fill count.
 
         ``on_start`` runs at the start of the next :meth:`process_batch`, when the book is there.
         """
@@ -156,18 +184,22 @@ class StrategyRunner:
                 f"strategy {strategy_id}: unknown bar timeframe(s) {', '.join(unknown)}; "
                 "use 1m, 5m or 15m"
             )
-        ctx = OmsStrategyContext(strategy_id, self.oms, self._batch_time, budget)
+        ctx = OmsStrategyContext(strategy_id, self.oms, self.time, budget)
         for order in self.oms.open.values():
             if order.strategy_id == strategy_id:
                 ctx.open[order.client_order_id] = order
-        strategy = strategy_cls(ctx, params)  # ValueError for bad parameters: nothing added
-        entry = _Entry(strategy_id, strategy, ctx, indexes, _source_of(strategy_cls))
+        source = _source_of(strategy_cls)
+        strategy = _construct(strategy_cls, ctx, params, strategy_id, source)
+        entry = _Entry(strategy_id, strategy, ctx, indexes, source)
+        ctx.on_storm = lambda reason: self._fail_with(entry, f"{_stack_where(source)}: {reason}")
         self._entries[strategy_id] = entry
-        if state:
-            self._restore(entry, state)
         detached = self._detached.pop(strategy_id, None)
         if detached is not None:  # the same strategy reloaded: its positions as of now
             ctx.positions, ctx.fills = detached.positions, detached.fills
+        elif own_fills is not None:
+            ctx.positions, ctx.fills = positions_from_fills(self.market, strategy_id, own_fills)
+        if state:
+            self._restore(entry, state, positions=detached is None and own_fills is None)
         if not enabled or (state and state.get("enabled") is False):
             entry.state = DISABLED if entry.state == RUNNING else entry.state
         if entry.state == RUNNING:
@@ -189,6 +221,10 @@ class StrategyRunner:
         self._rebuild()
         return saved
 
+    def has_detached(self, strategy_id: str) -> bool:
+        """True when a removed strategy of this id still has its context (a reload in progress)."""
+        return strategy_id in self._detached
+
     def detached_state(self, strategy_id: str) -> dict[str, Any]:
         """Positions and fills of a removed strategy (empty when it is hosted or unknown)."""
         ctx = self._detached.get(strategy_id)
@@ -196,7 +232,7 @@ class StrategyRunner:
             return {}
         return {
             "positions": {
-                position.instrument_id: _position_dict(position)
+                position.instrument_id: position_dict(position)
                 for position in ctx.positions.values()
             },
             "fills": ctx.fills,
@@ -272,69 +308,61 @@ class StrategyRunner:
     @property
     def now_ns(self) -> int:
         """Engine time of the batch (or venue step) being processed: strategies' ``now``."""
-        return self._now
+        return self.time.ns
+
+    @property
+    def pipeline(self) -> TickPipeline:
+        """A :class:`~engine.pipeline.TickPipeline` with this runner as its strategy stage.
+
+        The node and the backtester build their own (``TickPipeline(oms, runner, runner.time)``);
+        this one serves callers that drive a runner alone, through the three methods below.
+        """
+        if self._pipeline is None:
+            self._pipeline = TickPipeline(self.oms, self, self.time)
+        return self._pipeline
 
     def process_batch(self, batch: MarketBatch, now_ns: int) -> None:
-        """Everything one market batch does, in the one order live, paper and backtest share.
-
-        ``now_ns`` is the batch's arrival time (what the recorder stores as ``ts_init``). An
-        empty batch only runs the venue (``Oms.pump``): a quiet step changes nothing else, so a
-        recording (which has no empty batches) replays to the same result.
-        """
-        self._now = max(self._now, now_ns)
-        if batch.kind:
-            self.market.apply(batch)
-            exchange = self.oms.exchange
-            if exchange.has_work:
-                exchange.on_batch(batch)
-            self.dispatch(batch, now_ns)
-        self.oms.pump(now_ns)
-
-    def _batch_time(self) -> int:
-        return self._now
+        """:meth:`TickPipeline.process_batch <engine.pipeline.TickPipeline.process_batch>`."""
+        self.pipeline.process_batch(batch, now_ns)
 
     def pump(self, now_ns: int) -> None:
-        """Run the venue at ``now_ns`` with no market events (an order falling due)."""
-        self._now = max(self._now, now_ns)
-        self.oms.pump(now_ns)
+        """:meth:`TickPipeline.pump <engine.pipeline.TickPipeline.pump>`."""
+        self.pipeline.pump(now_ns)
 
     def step_source(
         self, step: Callable[[int, MarketBatch], object], batch: MarketBatch, now_ns: int
     ) -> None:
-        """Drive a market source up to ``now_ns`` (the node's loop over the simulator).
-
-        ``step(until_ns, batch)`` appends the source's events up to ``until_ns``. The source is
-        cut at each time an order falls due on the paper exchange, so the order meets the book
-        exactly as of its due time, as in a backtest (see :mod:`engine.backtest.replay`).
-        Call with an empty ``batch``; it is left empty.
-        """
-        exchange = self.oms.exchange
-        due = exchange.next_due_ns
-        while due is not None and due < now_ns:
-            step(due, batch)
-            self.process_batch(batch, due)
-            batch.clear()
-            due = exchange.next_due_ns
-        step(now_ns, batch)
-        self.process_batch(batch, now_ns)
-        batch.clear()
+        """:meth:`TickPipeline.step_source <engine.pipeline.TickPipeline.step_source>`."""
+        self.pipeline.step_source(step, batch, now_ns)
 
     def dispatch(self, batch: MarketBatch, now_ns: int) -> None:
         """Strategy callbacks for ``batch`` (already applied to the market state)."""
-        if self._instrument_count != len(self.market):
+        if self._instrument_count != self.market.count:
             self._rebuild()  # instruments were added to the market since
         if self._unstarted:
             self._start_pending()
         kinds = batch.kind
-        if self._trade_table_used and TRADE in kinds:
+        if not self._trade_table_used:
+            rows: Sequence[int] = ()
+        elif len(kinds) == 1:
+            # One event (most batches of a real feed): no search, no list.
+            rows = _FIRST_ROW if kinds[0] == TRADE else ()
+        elif TRADE in kinds:
             # Trades are a minority of events: list.index finds each one at C speed.
+            rows = []
+            row = -1
+            for _ in range(kinds.count(TRADE)):
+                row = kinds.index(TRADE, row + 1)
+                rows.append(row)
+        else:
+            rows = ()
+        if rows:
             table = self._trade_table
             bars = self._bar_table
             instruments, prices, sizes = batch.instrument, batch.price, batch.size
             sides, times = batch.side, batch.ts_event
-            row = -1
-            for _ in range(kinds.count(TRADE)):
-                row = kinds.index(TRADE, row + 1)
+            guard = WATCHDOG
+            for row in rows:
                 index = instruments[row]
                 series = bars[index]
                 if series is not None:
@@ -343,9 +371,14 @@ class StrategyRunner:
                 if handlers is not None:
                     price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
                     for entry, handler in handlers:
+                        # The watchdog's whole hot-path cost: who runs, which call, done.
                         try:
+                            guard.owner = entry
+                            guard.calls += 1
                             handler(index, price, size, side, ts)
-                        except STRATEGY_ERRORS as exc:
+                            guard.owner = None
+                        except BaseException as exc:  # the barrier: see engine.strategy.guard
+                            guard.owner = None
                             self._fail(entry, "on_trade", exc)
         if self._bar_series_count:
             self._close_bars(now_ns)
@@ -387,10 +420,15 @@ class StrategyRunner:
         if entry.state != RUNNING:
             return
         index = self._bar_index[id(series)]
+        guard = WATCHDOG
         for bar in closed:
             try:
+                guard.owner = entry
+                guard.calls += 1
                 entry.strategy.on_bar(index, timeframe, bar)
-            except STRATEGY_ERRORS as exc:
+                guard.owner = None
+            except BaseException as exc:
+                guard.owner = None
                 self._fail(entry, "on_bar", exc)
                 return
 
@@ -398,6 +436,7 @@ class StrategyRunner:
         states = self.market
         seen = self._book_seen
         watch = self._book_watch
+        guard = WATCHDOG
         for slot, (entry, index, handler) in enumerate(watch):
             state = states.at(index)
             if state.book_seq != seen[slot]:
@@ -405,8 +444,12 @@ class StrategyRunner:
                 if entry.state != RUNNING:
                     continue
                 try:
+                    guard.owner = entry
+                    guard.calls += 1
                     handler(index, state.ts_event)
-                except STRATEGY_ERRORS as exc:
+                    guard.owner = None
+                except BaseException as exc:
+                    guard.owner = None
                     self._fail(entry, "on_book", exc)
         if self._book_watch is not watch:
             # A strategy failed in the loop and the tables were rebuilt from the sequences seen
@@ -428,11 +471,16 @@ class StrategyRunner:
         if entry.state != RUNNING:
             return
         strategy = entry.strategy
+        # Nested: a denial reaches on_order inside the strategy's own ctx.buy (an engine section).
+        guard = WATCHDOG
+        outer = guard.owner
         try:
+            guard.owner = entry
+            guard.calls += 1
             if isinstance(event, OrderFilled):
                 strategy.on_fill(
                     StrategyFill(
-                        i=self.market.index_of(order.instrument_id),  # type: ignore[arg-type]
+                        i=self.market.index_of(order.instrument_id),
                         client_order_id=order.client_order_id,
                         side=order.side,
                         price=event.price_raw,
@@ -443,7 +491,9 @@ class StrategyRunner:
                     )
                 )
             strategy.on_order(order)
-        except STRATEGY_ERRORS as exc:
+            guard.owner = outer
+        except BaseException as exc:
+            guard.owner = outer
             self._fail(entry, "on_fill" if isinstance(event, OrderFilled) else "on_order", exc)
 
     def _start_pending(self) -> None:
@@ -453,8 +503,8 @@ class StrategyRunner:
                 continue
             entry.started = True
             try:
-                entry.strategy.on_start()
-            except STRATEGY_ERRORS as exc:
+                WATCHDOG.call(entry, WATCHDOG.load_budget_s, entry.strategy.on_start)
+            except BaseException as exc:
                 self._fail(entry, "on_start", exc)
 
     def _rebuild(self) -> None:
@@ -496,23 +546,32 @@ class StrategyRunner:
 
     # --- internals: failure, stop, state ------------------------------------------------------
 
-    def _fail(self, entry: _Entry, callback: str, exc: Exception) -> None:
+    def _fail(self, entry: _Entry, callback: str, exc: BaseException) -> None:
         if entry.state == FAILED:
             return
-        entry.error = f"{_where(exc, entry.source)} in {callback}: {type(exc).__name__}: {exc}"
+        self._fail_with(
+            entry, f"{_where(exc, entry.source)} in {callback}: {type(exc).__name__}: {exc}"
+        )
+
+    def _fail_with(self, entry: _Entry, error: str) -> None:
+        """Disable ``entry`` for good (until reloaded): ``error`` says why, with file:line."""
+        if entry.state == FAILED:
+            return
+        entry.error = error
         entry.state = FAILED
+        entry.ctx.halted = error  # a kept reference to ctx sends nothing more
         log.error("strategy %s disabled: %s", entry.strategy_id, entry.error)
         self._rebuild()
         self._cancel_orders(entry)
 
     def _stop(self, entry: _Entry) -> None:
         try:
-            entry.strategy.on_stop()
-        except STRATEGY_ERRORS as exc:
+            WATCHDOG.call(entry, WATCHDOG.load_budget_s, entry.strategy.on_stop)
+        except BaseException as exc:
             self._fail(entry, "on_stop", exc)
 
     def _cancel_orders(self, entry: _Entry) -> None:
-        now = max(self._now, self.clock.now_ns())
+        now = max(self.time.ns, self.clock.now_ns())
         for order in list(entry.ctx.open.values()):
             if order.is_open:
                 with contextlib.suppress(BadRequest):  # ended or already being cancelled
@@ -522,22 +581,27 @@ class StrategyRunner:
         strategy_state: dict[str, Any] = {}
         if entry.state != FAILED:
             try:
-                strategy_state = dict(entry.strategy.save_state())
-            except STRATEGY_ERRORS as exc:
+                returned = WATCHDOG.call(entry, WATCHDOG.load_budget_s, entry.strategy.save_state)
+            except BaseException as exc:
                 self._fail(entry, "save_state", exc)
+            else:
+                strategy_state, problem = checked_state(returned)
+                if problem is not None:
+                    self._fail_with(entry, f"{entry.source}: save_state {problem}")
         return {
             "enabled": entry.state == RUNNING,
             "strategy": strategy_state,
+            # Written for reading only: a restart rebuilds them from the journal's fills.
             "positions": {
-                position.instrument_id: _position_dict(position)
+                position.instrument_id: position_dict(position)
                 for position in entry.ctx.positions.values()
             },
             "fills": entry.ctx.fills,
         }
 
-    def _restore(self, entry: _Entry, state: Mapping[str, Any]) -> None:
-        positions = state.get("positions") or {}
-        for instrument_id, saved in positions.items():
+    def _restore(self, entry: _Entry, state: Mapping[str, Any], *, positions: bool) -> None:
+        saved_positions = (state.get("positions") or {}) if positions else {}
+        for instrument_id, saved in saved_positions.items():
             try:
                 index = self.market.index_of(InstrumentId(instrument_id))
             except (KeyError, ValueError):
@@ -547,13 +611,16 @@ class StrategyRunner:
                     instrument_id,
                 )
                 continue
-            entry.ctx.positions[index] = _position_from(instrument_id, saved)
-        entry.ctx.fills = int(state.get("fills", 0))
+            entry.ctx.positions[index] = position_from(instrument_id, saved)
+        if positions:  # a direct caller without the journal (tests, tools)
+            entry.ctx.fills = int(state.get("fills", 0))
         strategy_state = state.get("strategy") or {}
         if strategy_state:
             try:
-                entry.strategy.load_state(strategy_state)
-            except STRATEGY_ERRORS as exc:
+                WATCHDOG.call(
+                    entry, WATCHDOG.load_budget_s, entry.strategy.load_state, strategy_state
+                )
+            except BaseException as exc:
                 self._fail(entry, "load_state", exc)
 
     def _row(self, entry: _Entry) -> StrategyRow:
@@ -583,7 +650,7 @@ class StrategyRunner:
             source=entry.source,
             instruments=[str(self.market.at(index).instrument.id) for index in entry.indexes],
             state=entry.state,
-            params=entry.strategy.param_values(),
+            params=self._param_values(entry),
             pnl=pnl,
             realized=realized,
             unrealized=unrealized,
@@ -592,6 +659,15 @@ class StrategyRunner:
             open_orders=len(entry.ctx.open),
             error=entry.error,
         )
+
+    def _param_values(self, entry: _Entry) -> dict[str, Any]:
+        """The strategy's parameter values (its own code may run: under the barrier too)."""
+        try:
+            values = WATCHDOG.call(entry, WATCHDOG.load_budget_s, entry.strategy.param_values)
+            return dict(values)
+        except BaseException as exc:
+            self._fail(entry, "param_values", exc)
+            return {}
 
     def _entry(self, strategy_id: str) -> _Entry:
         entry = self._entries.get(strategy_id)
@@ -613,36 +689,57 @@ class StrategyRunner:
 
 def _source_of(strategy_cls: type[Strategy]) -> str:
     try:
-        return inspect.getsourcefile(strategy_cls) or ""
+        found = inspect.getsourcefile(strategy_cls)
     except TypeError:
-        return ""
+        found = None
+    if found:
+        return found
+    # A file loaded by path is no longer in sys.modules: its methods still know their file.
+    for value in vars(strategy_cls).values():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            return str(code.co_filename)
+    return ""
 
 
 def _where(exc: BaseException, source: str) -> str:
     """``file:line`` of the innermost frame in the strategy's file (else the innermost frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
     inside = [frame for frame in frames if source and frame.filename == source]
-    frame = (inside or frames or [None])[-1]
-    if frame is None:
+    if not inside and source:
+        return source  # raised after its code returned (a tamper check): the file, no line
+    # Not the watchdog's own frame (an overrun is raised from its signal handler).
+    candidates = inside or [frame for frame in frames if frame.filename != _GUARD_FILE] or frames
+    if not candidates:
         return source or "<unknown>"
+    frame = candidates[-1]
     return f"{frame.filename}:{frame.lineno}"
 
 
-def _position_dict(position: Position) -> dict[str, int]:
-    return {
-        "quantity_raw": position.quantity_raw,
-        "cost_raw": position.cost_raw,
-        "realized_raw": position.realized_raw,
-        "fees_raw": position.fees_raw,
-        "buy_quantity_raw": position.buy_quantity_raw,
-        "sell_quantity_raw": position.sell_quantity_raw,
-        "trades": position.trades,
-        "ts_last": position.ts_last,
-    }
+_GUARD_FILE = inspect.getsourcefile(WATCHDOG.call) or ""
 
 
-def _position_from(instrument_id: str, saved: Mapping[str, Any]) -> Position:
-    position = Position(instrument_id)
-    for name in _position_dict(position):
-        setattr(position, name, int(saved.get(name, 0)))
-    return position
+def _stack_where(source: str) -> str:
+    """``file:line`` of the innermost frame in the strategy's file on the current stack."""
+    inside = [frame for frame in traceback.extract_stack() if source and frame.filename == source]
+    return f"{source}:{inside[-1].lineno}" if inside else source or "<unknown>"
+
+
+def _construct(
+    strategy_cls: type[Strategy],
+    ctx: OmsStrategyContext,
+    params: Mapping[str, object] | None,
+    strategy_id: str,
+    source: str,
+) -> Strategy:
+    """``strategy_cls(ctx, params)`` under the load budget and the barrier: a ValueError (a bad
+    parameter) passes as it is; anything else becomes a ValueError with file:line."""
+    owner = SimpleNamespace(strategy_id=strategy_id, source=source)
+    try:
+        return WATCHDOG.call(owner, WATCHDOG.load_budget_s, strategy_cls, ctx, params)
+    except ValueError:
+        raise
+    except BaseException as exc:
+        raise ValueError(
+            f"{_where(exc, source)} in __init__: {type(exc).__name__}: {exc}"
+        ) from None

@@ -10,9 +10,14 @@ edges around it, on the engine loop but never per tick:
 - :meth:`poll_files` (the engine calls it every ``reload_s``) reloads the files that changed.
   A broken edit takes only that strategy out (its orders are cancelled; its saved state and
   position are kept for the fixed version); a good edit swaps the new class in with that state.
-- State (each strategy's ``save_state``, its own positions and fills, and whether the user wants
-  it running) goes to the journal state table under ``strategies`` after every change and
-  whenever a strategy's fills moved, and is given back at the next start.
+- State (each strategy's ``save_state`` and whether the user wants it running) goes to the
+  journal state table under ``strategies`` after every change and whenever a strategy's fills
+  moved, and is given back at the next start. Its own positions and fill count are rebuilt from
+  the journal's fills of its orders whenever it joins the runner fresh (a start, a file that
+  failed to load and is fixed), never from that saved state, which lags them after a crash.
+- Every call into strategy code runs under the watchdog (:mod:`engine.strategy.guard`); a
+  strategy the watchdog could not stop is named in the quarantine file beside the journal and
+  left out at the next start until its file changes.
 """
 
 from __future__ import annotations
@@ -24,24 +29,32 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from engine.commands import CommandRejected, CommandRouter
 from engine.config.strategy_settings import StrategiesSettings, StrategyEntry, budget_decimal
+from engine.domain.orders import Order, OrderFilled
 from engine.journal import Journal
 from engine.outbox import Outbox
-from engine.protocol.codec import encode
-from engine.protocol.strategies import ParamInfo, Strategies, StrategyInfo
+from engine.protocol.commands import (
+    NoArgs,
+    StrategyDescribeArgs,
+    StrategyIdArgs,
+    StrategyParamsArgs,
+)
+from engine.protocol.results import DescribeResult, StrategyListResult, StrategyResult
+from engine.protocol.strategies import ParamInfo, Strategies, StrategyInfo, StrategyStateText
 from engine.protocol.topics import Topics
-from engine.strategy.api import Strategy
+from engine.strategy.api import ParamValue, Strategy
 from engine.strategy.context import StrategyBudget
+from engine.strategy.guard import WATCHDOG, read_quarantine, write_quarantine
 from engine.strategy.loader import (
     FileWatcher,
     StrategyLoadError,
     check_params,
     load_strategy_class,
     resolve,
+    stamp,
 )
+from engine.strategy.own_state import journal_fills
 from engine.strategy.runner import FAILED, RUNNING, StrategyRow, StrategyRunner
 
 log = logging.getLogger("stom.strategy")
@@ -60,7 +73,7 @@ class _Slot:
     path: Path
     wanted: bool
     """The user wants it running (config ``enabled``, then ``t`` in the console)."""
-    params: dict[str, int | float]
+    params: dict[str, bool | int | float | str]
     cls: type[Strategy] | None = None
     error: str | None = None
     """Why it is not in the runner (a load error), else None."""
@@ -95,6 +108,9 @@ class StrategyService:
         self._published_ns = 0
         self._published_rows: list[StrategyInfo] | None = None
         self._saved_fills: dict[str, int] = {}
+        self.quarantine = Path(f"{journal.path}.strategy-quarantine.json")
+        self._start_fills: dict[str, list[tuple[Order, OrderFilled]]] = {}
+        """Strategies the watchdog could not stop (written by the watchdog as the process ends)."""
 
     # --- start and stop -----------------------------------------------------------------------
 
@@ -102,6 +118,15 @@ class StrategyService:
         """Load every configured strategy, with the state the journal kept for it."""
         stored = self.journal.state(STATE_KEY)
         saved_all: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        if self.settings.enabled:
+            WATCHDOG.start()
+            WATCHDOG.quarantine = self.quarantine
+            WATCHDOG.budget_s = WATCHDOG.callback_budget_s = self.settings.callback_budget_s
+            WATCHDOG.load_budget_s = self.settings.load_budget_s
+        quarantined = read_quarantine(self.quarantine)
+        # One read of the journal's fills for every configured strategy (each _add takes its own).
+        ids = [entry.strategy_id for entry in self.settings.enabled]
+        self._start_fills = journal_fills(self.journal, self.runner.oms.orders, ids)
         for entry in self.settings.enabled:
             saved = saved_all.get(entry.strategy_id)
             saved = dict(saved) if isinstance(saved, dict) else {}
@@ -114,8 +139,10 @@ class StrategyService:
             )
             self._slots[slot.strategy_id] = slot
             self.watcher.watch(slot.path)
-            self._load(slot)
+            if not self._quarantined(slot, quarantined.get(slot.strategy_id)):
+                self._load(slot)
         self._saved_fills = self._fills()
+        self._start_fills = {}
         if self._slots:
             log.info(
                 "strategies: %s",
@@ -124,8 +151,37 @@ class StrategyService:
 
     def stop(self) -> None:
         """Engine shutdown: ``on_stop`` for every running strategy, then save their state."""
+        WATCHDOG.unprotect()
         self.runner.stop_all()
         self.save()
+
+    def protect(self) -> None:
+        """The engine is up (its signal handlers set): from now on a strategy that lowers the
+        recursion limit or replaces them has them put back (see engine.strategy.guard)."""
+        if self._slots:
+            WATCHDOG.protect()
+
+    def unprotect(self) -> None:
+        """The engine is stopping: its own signal handlers may change now."""
+        WATCHDOG.unprotect()
+
+    def _quarantined(self, slot: _Slot, entry: dict[str, Any] | None) -> bool:
+        """True (and the slot in error) while the watchdog's last resort holds ``slot`` out:
+        until its file changes."""
+        if entry is None:
+            return False
+        now = stamp(slot.path)
+        if now is None or now.mtime_ns != entry.get("mtime_ns"):
+            entries = read_quarantine(self.quarantine)
+            entries.pop(slot.strategy_id, None)
+            try:
+                write_quarantine(self.quarantine, entries)
+            except OSError as exc:
+                log.warning("cannot update %s: %s", self.quarantine, exc)
+            return False
+        slot.error = f"{slot.path}: {entry.get('reason', 'stopped by the watchdog')}; edit the file"
+        log.error("strategy %s disabled: %s", slot.strategy_id, slot.error)
+        return True
 
     # --- hot reload ---------------------------------------------------------------------------
 
@@ -165,6 +221,16 @@ class StrategyService:
             max_order_notional=budget_decimal(entry.budget.max_order_notional),
             max_position_notional=budget_decimal(entry.budget.max_position_notional),
         )
+        own_fills = None
+        if not self.runner.has_detached(slot.strategy_id):
+            # Joining fresh (a start, or fixed after failing to load): positions from the
+            # journal's fills of its own orders, which every fill so far is in.
+            own_fills = self._start_fills.pop(slot.strategy_id, None)
+            if own_fills is None:
+                orders = self.runner.oms.orders
+                own_fills = journal_fills(self.journal, orders, [slot.strategy_id])[
+                    slot.strategy_id
+                ]
         try:
             self.runner.add(
                 cls,
@@ -174,6 +240,7 @@ class StrategyService:
                 slot.strategy_id,
                 state=state,
                 enabled=slot.wanted,
+                own_fills=own_fills,
             )
         except ValueError as exc:
             slot.cls, slot.error = None, f"{slot.path}: {exc}"
@@ -240,14 +307,14 @@ class StrategyService:
         if rows == self._published_rows and not self._dirty:
             return
         payload = Strategies(ts=now_ns, strategies=rows, files=self.files())
-        self.outbox.put_state(self.topics.strategies, encode(payload))
+        self.outbox.publish(self.topics.strategies, payload)
         self._published_rows = rows
         self._published_ns = now_ns
         self._dirty = False
 
     def _info(self, slot: _Slot, row: StrategyRow | None) -> StrategyInfo:
         cls = slot.cls
-        values: Mapping[str, int | float] = row.params if row is not None else slot.params
+        values: Mapping[str, ParamValue] = row.params if row is not None else slot.params
         params = param_infos(cls, values) if cls is not None else []
         if row is None:
             return StrategyInfo(
@@ -260,13 +327,14 @@ class StrategyService:
                 params=params,
             )
         currency = next(iter(row.pnl), "")
-        state = {RUNNING: "enabled", FAILED: "error"}.get(row.state, "disabled")
+        states: dict[str, StrategyStateText] = {RUNNING: "enabled", FAILED: "error"}
+        state = states.get(row.state, "disabled")
         return StrategyInfo(
             id=row.strategy_id,
             name=row.name,
             file=slot.entry.file,
             instruments=row.instruments,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             error=row.error,
             params=params,
             currency=currency,
@@ -286,26 +354,23 @@ class StrategyService:
         commands.register("strategy.params", self._cmd_params)
         commands.register("strategy.describe", self._cmd_describe)
 
-    def _slot(self, args: Mapping[str, Any]) -> _Slot:
-        strategy_id = args.get("id")
-        if not isinstance(strategy_id, str) or not strategy_id:
-            raise CommandRejected("id: expected the id of a strategy (see strategy.list)")
+    def _slot(self, strategy_id: str) -> _Slot:
         slot = self._slots.get(strategy_id)
         if slot is None:
             known = ", ".join(self._slots) or "none (see [strategies] enabled in the config)"
             raise CommandRejected(f"id: unknown strategy {strategy_id!r}; configured: {known}")
         return slot
 
-    def _row(self, strategy_id: str) -> dict[str, Any]:
+    def _row(self, strategy_id: str) -> StrategyResult:
         info = next(info for info in self.infos() if info.id == strategy_id)
-        return {"strategy": _builtins(info)}
+        return StrategyResult(strategy=info)
 
-    async def _cmd_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"strategies": [_builtins(info) for info in self.infos()], "files": self.files()}
+    async def _cmd_list(self, args: NoArgs) -> StrategyListResult:
+        return StrategyListResult(strategies=self.infos(), files=self.files())
 
-    async def _cmd_toggle(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_toggle(self, args: StrategyIdArgs) -> StrategyResult:
         """Stop a running strategy, or start a stopped one (a failed one reloads its file)."""
-        slot = self._slot(args)
+        slot = self._slot(args.id)
         strategy_id = slot.strategy_id
         if slot.cls is None:
             raise CommandRejected(f"{strategy_id} cannot run: {slot.error}; fix the file first")
@@ -323,25 +388,23 @@ class StrategyService:
         self.save()
         return self._row(strategy_id)
 
-    async def _cmd_describe(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_describe(self, args: StrategyDescribeArgs) -> DescribeResult:
         """A strategy file's class and declared parameters (the backtest screen's form)."""
-        file = args.get("file")
-        if not isinstance(file, str) or not file.endswith(".py") or "/" in file or "\\" in file:
-            raise CommandRejected(f"file: expected a .py file in {self.directory}, not {file!r}")
+        # A plain .py name (no path, no NUL) was checked when the command was decoded.
         try:
-            cls = load_strategy_class(resolve(self.directory, file))
+            cls = load_strategy_class(resolve(self.directory, args.file))
         except StrategyLoadError as exc:
             raise CommandRejected(str(exc)) from None
         params = param_infos(cls, {})
-        return {"name": cls.__name__, "doc": cls.__doc__ or "", "params": _builtins_list(params)}
+        return DescribeResult(name=cls.__name__, doc=cls.__doc__ or "", params=params)
 
-    async def _cmd_params(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_params(self, args: StrategyParamsArgs) -> StrategyResult:
         """Set parameters (validated against the declared ranges); the strategy restarts with
         them and keeps its state. They last until the engine restarts (the config keeps the
         durable values)."""
-        slot = self._slot(args)
-        given = args.get("params")
-        if not isinstance(given, dict) or not given:
+        slot = self._slot(args.id)
+        given = args.params
+        if not given:
             raise CommandRejected("params: expected an object of parameter values, e.g. {fast: 20}")
         if slot.cls is None:
             raise CommandRejected(
@@ -361,7 +424,7 @@ class StrategyService:
         return self._row(slot.strategy_id)
 
 
-def param_infos(cls: type[Strategy], values: Mapping[str, int | float]) -> list[ParamInfo]:
+def param_infos(cls: type[Strategy], values: Mapping[str, ParamValue]) -> list[ParamInfo]:
     """The class's declared parameters with the values in use (defaults where not given)."""
     return [
         ParamInfo(
@@ -382,11 +445,3 @@ def _money(value: Decimal | None) -> str:
         return "0"
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _builtins_list(values: list[ParamInfo]) -> list[dict[str, Any]]:
-    return msgspec.to_builtins(values)  # type: ignore[no-any-return]
-
-
-def _builtins(info: StrategyInfo) -> dict[str, Any]:
-    return msgspec.to_builtins(info)  # type: ignore[no-any-return]

@@ -20,7 +20,7 @@ are only revealed at the moment of signing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -29,32 +29,22 @@ from engine.domain.instrument import Instrument
 from engine.domain.market_data import MarketBatch
 from engine.domain.orders import Liquidity, Order
 
+# FeedHealth and FeedState live with their helpers; adapters import them from here.
+from engine.venues.feed_health import FeedHealth, FeedState
 
-class FeedState(StrEnum):
-    CONNECTING = "connecting"
-    LIVE = "live"
-    RESYNCING = "resyncing"
-    """Connected, but a book is being rebuilt after a gap: entries on it must wait."""
-    DOWN = "down"
-
-
-@dataclass(slots=True)
-class FeedHealth:
-    """A feed's condition, shown per feed in the app and read by the stale-feed risk rule."""
-
-    venue: str
-    state: FeedState = FeedState.CONNECTING
-    connects: int = 0
-    reconnects: int = 0
-    last_message_ns: int = 0
-    """Engine clock time of the last message of any kind (0: none yet)."""
-    gaps: int = 0
-    """Sequence gaps detected (each forced a book resync)."""
-    malformed: int = 0
-    """Frames that could not be parsed (logged, counted, skipped)."""
-    last_error: str = ""
-    resyncing: set[str] = field(default_factory=set)
-    """Instrument ids whose book is being rebuilt right now."""
+__all__ = [
+    "Balance",
+    "FeedHealth",
+    "FeedSink",
+    "FeedState",
+    "OrderClient",
+    "VenueFeed",
+    "VenueFill",
+    "VenueOrderState",
+    "VenueOrderStatus",
+    "VenueRejected",
+    "VenueUnavailable",
+]
 
 
 class FeedSink:
@@ -85,6 +75,8 @@ class VenueFeed(Protocol):
 
     venue: str
     health: FeedHealth
+    book_depth: int
+    """Book levels per side the venue sends (what is published unless configured less)."""
 
     async def load_instruments(self, symbols: list[str]) -> list[Instrument]:
         """Rules for ``symbols`` from the venue (tick table, lot, minimum notional, fees)."""
@@ -92,6 +84,11 @@ class VenueFeed(Protocol):
 
     async def run(self, symbols: list[str], sink: FeedSink) -> None:
         """Stream ``symbols`` into ``sink`` until cancelled; never returns on a network error."""
+        ...
+
+    def resync_book(self, instrument_id: str) -> None:
+        """Distrust ``instrument_id``'s book (it arrived crossed): put it in
+        ``health.resyncing``, stop its book updates, and get a fresh snapshot of it."""
         ...
 
 
@@ -120,6 +117,11 @@ class VenueUnavailable(Exception):
         self.unsent = unsent
 
 
+def retry_after_of(exc: BaseException) -> float | None:
+    """The venue's Retry-After for :func:`engine.backoff.retry` (a floor on the next wait)."""
+    return exc.retry_after_s if isinstance(exc, VenueUnavailable) else None
+
+
 class VenueOrderStatus(StrEnum):
     OPEN = "open"
     FILLED = "filled"
@@ -138,6 +140,12 @@ class VenueFill:
     fee_raw: int
     liquidity: Liquidity
     ts: int
+    fee_base_raw: int = 0
+    """The fee as withheld in the base asset (raw, size scale); see ``OrderFilled``."""
+    fee_asset: str = ""
+    """The asset the venue charged the fee in (empty: the quote currency)."""
+    fee_charged: str = ""
+    """The fee in ``fee_asset``, the venue's own figure (decimal text)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,37 @@ touched. Every difference becomes a line of the ``oms/reconcile`` payload and a 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
-from engine.domain.orders import OrderAccepted, OrderRejected
-from engine.venues.base import VenueOrderState, VenueRejected, VenueUnavailable
+from engine.domain.orders import AnyOrderEvent, OrderAccepted, OrderRejected
+from engine.venues.base import OrderClient, VenueOrderState, VenueRejected, VenueUnavailable
+from engine.venues.live_orders import Tracked
 
-if TYPE_CHECKING:
-    from engine.venues.live_exchange import LiveExchange, Tracked
+T = TypeVar("T")
 
 
-async def reconcile(exchange: LiveExchange) -> list[str]:
+class ReconciledExchange(Protocol):
+    """What reconciliation uses of :class:`~engine.venues.live_exchange.LiveExchange` (named
+    here so that this module need not import the exchange, which imports it)."""
+
+    venue: str
+    client: OrderClient
+    tracked: dict[str, Tracked]
+
+    async def call(self, request: Callable[[], Awaitable[T]], what: str) -> T:
+        """``request`` with the exchange's retries."""
+        ...
+
+    def apply_state(self, tracked: Tracked, state: VenueOrderState) -> None:
+        """Report ``state``'s new fills, then its end."""
+
+    def _emit(self, event: AnyOrderEvent) -> None: ...
+
+    def _now(self) -> int: ...
+
+
+async def reconcile(exchange: ReconciledExchange) -> list[str]:
     """Bring every restored order in line with the venue; returns the differences found."""
     venue = exchange.venue
     restored = [t for t in exchange.tracked.values() if t.restored]
@@ -75,13 +96,19 @@ async def reconcile(exchange: LiveExchange) -> list[str]:
     return differences
 
 
-async def _look_up(exchange: LiveExchange, tracked: Tracked) -> VenueOrderState | None:
-    """The order's state by its venue id, or by its client order id when it never got one."""
+async def ask_venue(exchange: ReconciledExchange, tracked: Tracked) -> VenueOrderState:
+    """The order's state by its venue id, or by its client order id when it never got one, with
+    the exchange's retries (a venue that does not know the order: :class:`VenueRejected`)."""
     order = tracked.order
+    return await exchange.call(
+        lambda: exchange.client.query(order, tracked.venue_order_id or ""),
+        f"query {order.client_order_id}",
+    )
+
+
+async def _look_up(exchange: ReconciledExchange, tracked: Tracked) -> VenueOrderState | None:
+    """The order's state, or None when the venue does not know it."""
     try:
-        return await exchange.call(
-            lambda: exchange.client.query(order, tracked.venue_order_id or ""),
-            f"query {order.client_order_id}",
-        )
+        return await ask_venue(exchange, tracked)
     except VenueRejected:
         return None

@@ -30,6 +30,7 @@ from engine.config.settings import Settings, VenueSettings
 from engine.domain.clock import Clock
 from engine.domain.instrument import Instrument
 from engine.venues.base import OrderClient, VenueFeed
+from engine.venues.private_stream import PrivateStream
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def build_feed(config: VenueConfig, clock: Clock) -> VenueFeed:
         rest_url=config.rest_url(),
         ws_url=config.ws_url(),
         clock=clock,
+        sell_tax=dict(config.settings.sell_tax),
         **config.credentials(),
     )
 
@@ -158,6 +160,25 @@ def build_order_client(
     return _call(
         client_class,
         rest_url=config.rest_url(),
+        clock=clock,
+        instruments=list(instruments),
+        **config.credentials(),
+    )
+
+
+def build_private_stream(
+    config: VenueConfig, clock: Clock, client: OrderClient, instruments: Iterable[Instrument]
+) -> PrivateStream | None:
+    """The venue's private stream for ``client``'s account (fills and balances pushed; see
+    ``engine/venues/private_stream.py``), or None for an adapter that has none."""
+    try:
+        module = importlib.import_module(f"engine.venues.{config.spec.name}.private_stream")
+    except ModuleNotFoundError:
+        return None
+    return _call(
+        module.private_stream,
+        config.ws_url(),
+        client=client,
         clock=clock,
         instruments=list(instruments),
         **config.credentials(),

@@ -22,7 +22,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Input,
     Label,
     ProgressBar,
@@ -43,22 +42,39 @@ from engine.protocol.strategies import (
     ParamInfo,
 )
 from stom_tui.backtest_text import (
+    TRADE_COLUMNS,
     format_params,
     metrics_table,
     parse_params,
     result_title,
-    trade_cells,
+    run_state,
+    trade_row,
 )
 from stom_tui.formatting import format_clock, format_money
+from stom_tui.screens.montecarlo import MonteCarloScreen
+from stom_tui.widgets.check_list import CheckList
+from stom_tui.widgets.footer import KeyFooter
+from stom_tui.widgets.sortable_table import SortableTable, SortColumn, SortRow
+from stom_tui.widgets.status_mirror import StatusMirror
 
 COMMAND_TIMEOUT_S = 5.0
 
 Request = Callable[..., Any]
 
+HISTORY_COLUMNS = (
+    SortColumn("Result"),
+    SortColumn("Strategy"),
+    SortColumn("PnL", numeric=True),
+    SortColumn("Return", numeric=True),
+    SortColumn("Trades", numeric=True),
+    SortColumn("Days"),
+)
+
 
 class BacktestScreen(Screen[None]):
     """Run and review backtests (``r`` on the main screen; Escape goes back)."""
 
+    CSS_PATH = "../styles/research.tcss"
     COMPONENT_CLASSES: ClassVar[set[str]] = {"backtest--profit", "backtest--loss"}
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -67,6 +83,7 @@ class BacktestScreen(Screen[None]):
         Binding("f1", "show_tab('bt-setup')", "Setup", id="backtest_setup_tab"),
         Binding("f2", "show_tab('bt-result')", "Result", id="backtest_result_tab"),
         Binding("f3", "show_tab('bt-history')", "History", id="backtest_history_tab"),
+        Binding("m", "montecarlo", "Monte Carlo", id="backtest_montecarlo"),
     ]
 
     def __init__(self, request: Request, progress: BacktestProgress | None = None) -> None:
@@ -96,8 +113,8 @@ class BacktestScreen(Screen[None]):
                     yield Label("Parameters", classes="bt-label")
                     yield Input(placeholder="name=value …", id="bt-params", compact=True)
                 yield Static("", id="bt-param-help")
-                yield Label("Instruments (space toggles)", classes="bt-heading")
-                yield SelectionList[str](id="bt-instruments", compact=True)
+                yield Label("Instruments (space ticks one)", id="bt-instruments-label")
+                yield CheckList(id="bt-instruments", compact=True)
                 with Horizontal(id="bt-run-row"):
                     yield Button("Run  ctrl+r", id="bt-run", variant="primary", compact=True)
                     yield ProgressBar(id="bt-progress", show_eta=False)
@@ -107,20 +124,15 @@ class BacktestScreen(Screen[None]):
                     "No result yet: run a backtest or open one from History.", id="bt-title"
                 )
                 yield Static("", id="bt-metrics")
-                yield Label("Equity", classes="bt-label")
                 yield Sparkline([], id="bt-equity")
-                yield DataTable(id="bt-trades", cursor_type="row", zebra_stripes=True)
+                # Newest exit first; < > choose another column, r reverses.
+                yield SortableTable(TRADE_COLUMNS, sort_column=0, reverse=True, id="bt-trades")
             with TabPane("History", id="bt-history"):
-                yield DataTable(id="bt-results", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+                yield SortableTable(HISTORY_COLUMNS, id="bt-results")
+        yield StatusMirror()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#bt-trades", DataTable).add_columns(
-            "Instrument", "Side", "Entry", "Exit", "PnL", "Qty", "Entry price", "Exit price"
-        )
-        self.query_one("#bt-results", DataTable).add_columns(
-            "Result", "Strategy", "Days", "PnL", "Return", "Trades"
-        )
         self.query_one("#bt-progress", ProgressBar).update(total=1, progress=0)
         if self.progress is not None:
             self.show_progress(self.progress)
@@ -144,13 +156,14 @@ class BacktestScreen(Screen[None]):
             return
         self.datasets = msgspec.convert(listing.result.get("datasets", []), list[DatasetInfo])
         self.results = msgspec.convert(listing.result.get("results", []), list[BacktestListing])
-        instruments = self.query_one("#bt-instruments", SelectionList)
+        instruments = self.query_one("#bt-instruments", CheckList)
         chosen = set(instruments.selected)
         instruments.clear_options()
         for n, dataset in enumerate(self.datasets):
             label = f"{dataset.instrument_id}  {dataset.first_day} … {dataset.last_day}"
             selected = dataset.instrument_id in chosen or (not chosen and n == 0)
             instruments.add_option((label, dataset.instrument_id, selected))
+        self.count_instruments()
         if self.datasets:
             start = self.query_one("#bt-from", Input)
             end = self.query_one("#bt-to", Input)
@@ -160,19 +173,39 @@ class BacktestScreen(Screen[None]):
                 end.value = max(d.last_day for d in self.datasets)
         else:
             self._status("No recorded data: run `stom data sample` or record with the engine.")
-        table = self.query_one("#bt-results", DataTable)
-        table.clear()
-        for row in self.results:
-            days = f"{row.start or '…'} – {row.end or '…'}"
-            table.add_row(
-                row.id,
-                row.strategy,
-                days,
-                format_money(row.pnl, signed=True),
-                f"{row.total_return:+.2%}",
-                str(row.trades),
-                key=row.id,
-            )
+        self.query_one("#bt-results", SortableTable).set_rows(
+            [
+                SortRow(
+                    row.id,
+                    [
+                        row.id,
+                        row.strategy,
+                        Text(format_money(row.pnl, signed=True), justify="right"),
+                        Text(f"{row.total_return:+.2%}", justify="right"),
+                        Text(str(row.trades), justify="right"),
+                        f"{row.start or '…'} – {row.end or '…'}",
+                    ],
+                    [
+                        row.id,
+                        row.strategy,
+                        float(row.pnl),
+                        row.total_return,
+                        row.trades,
+                        row.start or "",
+                    ],
+                )
+                for row in self.results
+            ]
+        )
+
+    @on(SelectionList.SelectedChanged, "#bt-instruments")
+    def count_instruments(self) -> None:
+        """The heading says how many are ticked (the ticks may be scrolled out of view)."""
+        instruments = self.query_one("#bt-instruments", CheckList)
+        chosen, total = len(instruments.selected), instruments.option_count
+        self.query_one("#bt-instruments-label", Label).update(
+            f"Instruments: {chosen} of {total} ticked (space ticks the highlighted one)"
+        )
 
     @on(Select.Changed, "#bt-strategy")
     def strategy_chosen(self, event: Select.Changed) -> None:
@@ -216,7 +249,7 @@ class BacktestScreen(Screen[None]):
             return
         args = {
             "strategy": strategy,
-            "instruments": list(self.query_one("#bt-instruments", SelectionList).selected),
+            "instruments": list(self.query_one("#bt-instruments", CheckList).selected),
             "start": self.query_one("#bt-from", Input).value.strip() or None,
             "end": self.query_one("#bt-to", Input).value.strip() or None,
             "params": params,
@@ -244,12 +277,15 @@ class BacktestScreen(Screen[None]):
         bar = self.query_one("#bt-progress", ProgressBar)
         if progress.total:
             bar.update(total=progress.total, progress=progress.done)
+        state = run_state(progress)
         if progress.state == "running":
             self._status(f"Run {progress.run_id}: {progress.done:,} of {progress.total:,} rows")
+        elif state == "cancelled":
+            self._status(f"Run {progress.run_id} cancelled")
         elif progress.state == "failed":
             self._status(f"Run {progress.run_id} failed: {progress.error}", error=True)
         elif progress.state == "done" and progress.result_id:
-            self._status(f"Run {progress.run_id} done: {progress.result_id}")
+            self._status(f"Run {progress.run_id} finished: {progress.result_id}")
             if previous is None or previous.result_id != progress.result_id:
                 self.open_result(progress.result_id)
 
@@ -269,11 +305,13 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-title", Static).update(result_title(result))
         self.query_one("#bt-metrics", Static).update(metrics_table(result))
         self.query_one("#bt-equity", Sparkline).data = [equity for _, equity in result.equity]
-        trades = self.query_one("#bt-trades", DataTable)
-        trades.clear()
-        for n, trade in enumerate(reversed(result.trades)):
-            cells = trade_cells(trade, format_clock, self._style("profit"), self._style("loss"))
-            trades.add_row(*cells, key=str(n))
+        profit, loss = self._style("profit"), self._style("loss")
+        self.query_one("#bt-trades", SortableTable).set_rows(
+            [
+                trade_row(str(n), trade, format_clock, profit, loss)
+                for n, trade in enumerate(result.trades)
+            ]
+        )
         self.query_one("#bt-tabs", TabbedContent).active = "bt-result"
 
     @on(DataTable.RowSelected, "#bt-results")
@@ -286,12 +324,17 @@ class BacktestScreen(Screen[None]):
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#bt-tabs", TabbedContent).active = tab
 
+    def action_montecarlo(self) -> None:
+        """The Monte Carlo screen, on the result shown (or the newest one)."""
+        result_id = self.result.id if self.result is not None else None
+        self.app.push_screen(MonteCarloScreen(self.request, result_id=result_id))
+
     def action_close(self) -> None:
         self.dismiss(None)
 
     async def _ask(self, type_: str, args: dict[str, Any]) -> Reply | None:
         try:
-            return await self.request(type_, args, timeout=COMMAND_TIMEOUT_S)  # type: ignore[no-any-return]
+            return await self.request(type_, args, timeout=COMMAND_TIMEOUT_S)
         except (TimeoutError, ConnectionError) as exc:
             self._status(f"{type_}: no answer from the engine ({exc or 'timeout'})", error=True)
             return None

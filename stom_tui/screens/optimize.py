@@ -10,54 +10,61 @@ which hands it to :meth:`OptimizeScreen.show_progress`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from engine.protocol.optimize import OptimizeProgress, TrialInfo
 from engine.protocol.payloads import Reply
 from stom_tui.screens.confirm import Confirmation, ConfirmScreen
+from stom_tui.screens.walkforward import WalkForwardScreen
+from stom_tui.search_text import OBJECTIVES, format_params, parse_ranges
+from stom_tui.widgets.footer import KeyFooter
+from stom_tui.widgets.sortable_table import SortableTable, SortColumn, SortRow, SortValue
+from stom_tui.widgets.status_mirror import StatusMirror
 
 COMMAND_TIMEOUT_S = 5.0
 METHODS = (("genetic algorithm", "ga"), ("grid", "grid"), ("random", "random"))
-OBJECTIVES = ("sharpe", "sortino", "return_over_drawdown", "profit_factor", "total_return")
 
 Request = Callable[..., Any]
 StrategyIds = Callable[[str], list[str]]
 """The ids of the engine's strategies that run a given file (from the Strategies pane)."""
 
+BOARD_COLUMNS = (
+    SortColumn("#", numeric=True),
+    SortColumn("Score", numeric=True),
+    SortColumn("Return", numeric=True),
+    SortColumn("Drawdown", numeric=True),
+    SortColumn("Trades", numeric=True),
+    SortColumn("Parameters"),
+    SortColumn("Why infeasible"),
+)
+"""Figures first, so score, return, drawdown and trades fit 80 columns; the parameters and the
+reason follow (left/right scroll to them)."""
 
-def parse_ranges(text: str) -> dict[str, str]:
-    """``fast=10:50:5 slow=100`` → ``{"fast": "10:50:5", "slow": "100"}``; ValueError names the
-    bad item (the engine checks the numbers against the strategy's declared ranges)."""
-    ranges: dict[str, str] = {}
-    for item in text.split():
-        name, eq, value = item.partition("=")
-        if not eq or not name or not value:
-            raise ValueError(f"{item!r}: expected name=low:high:step or name=value")
-        ranges[name] = value
-    return ranges
-
-
-def format_params(params: dict[str, int | float]) -> str:
-    return " ".join(f"{name}={value}" for name, value in params.items())
+STATE_WORDS = {"done": "finished", "cancelled": "cancelled (resumable)", "failed": "failed"}
 
 
 class OptimizeScreen(Screen[None]):
     """Run optimizations and apply their results (``O`` on the main screen; Escape goes back)."""
 
-    CSS_PATH = "../styles/optimize.tcss"
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "../styles/optimize.tcss",
+        "../styles/research.tcss",
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="optimize_close"),
         Binding("ctrl+r", "run", "Run", id="optimize_run", priority=True),
         Binding("ctrl+x", "cancel_run", "Stop", id="optimize_cancel", priority=True),
         Binding("a", "apply", "Apply to strategy", id="optimize_apply"),
+        Binding("w", "walkforward", "Walk-forward", id="optimize_walkforward"),
     ]
 
     def __init__(
@@ -106,14 +113,12 @@ class OptimizeScreen(Screen[None]):
                 yield Button("Run  ctrl+r", id="opt-run", variant="primary", compact=True)
                 yield ProgressBar(id="opt-progress", show_eta=False)
             yield Static("", id="opt-status")
-        yield Label("Leaderboard (a: apply the selected row to the running strategy)")
-        yield DataTable(id="opt-board", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Label("Leaderboard: a applies the row; < > sort column, r reverses, ← → scroll")
+        yield SortableTable(BOARD_COLUMNS, id="opt-board")
+        yield StatusMirror()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#opt-board", DataTable).add_columns(
-            "#", "Parameters", "Score", "Return", "Drawdown", "Trades", "Note"
-        )
         self.query_one("#opt-progress", ProgressBar).update(total=1, progress=0)
         if self.progress is not None:
             self.show_progress(self.progress)
@@ -184,8 +189,9 @@ class OptimizeScreen(Screen[None]):
         self.progress = progress
         bar = self.query_one("#opt-progress", ProgressBar)
         bar.update(total=max(1, progress.total), progress=progress.done)
+        state = STATE_WORDS.get(progress.state, progress.state)
         text = (
-            f"{progress.run_id} {progress.state}: {progress.done}/{progress.total} trials, "
+            f"{progress.run_id} {state}: {progress.done}/{progress.total} trials, "
             f"{progress.method} on {progress.objective} ({progress.strategy}, study "
             f"{progress.study})"
         )
@@ -195,29 +201,20 @@ class OptimizeScreen(Screen[None]):
             text += f"; {progress.error}"
         self._status(text, error=progress.state == "failed")
         self.leaders = list(progress.leaderboard)
-        table = self.query_one("#opt-board", DataTable)
         with self.app.batch_update():
-            table.clear()
-            for rank, row in enumerate(self.leaders, 1):
-                table.add_row(
-                    str(rank),
-                    format_params(row.params),
-                    "infeasible" if row.score is None else f"{row.score:.4g}",
-                    _pct(row.total_return),
-                    _pct(row.max_drawdown),
-                    "-" if row.trades is None else str(row.trades),
-                    row.reason,
-                    key=str(rank),
-                )
+            self.query_one("#opt-board", SortableTable).set_rows(
+                [board_row(rank, row) for rank, row in enumerate(self.leaders, 1)]
+            )
 
     # --- applying -----------------------------------------------------------------------------
 
     def action_apply(self) -> None:
-        table = self.query_one("#opt-board", DataTable)
-        if self.progress is None or not self.leaders or table.cursor_row >= len(self.leaders):
+        table = self.query_one("#opt-board", SortableTable)
+        shown = table.keys_in_order
+        if self.progress is None or not self.leaders or table.cursor_row >= len(shown):
             self._status("No result to apply yet.", error=True)
             return
-        row = self.leaders[table.cursor_row]
+        row = self.leaders[int(shown[table.cursor_row]) - 1]
         if row.score is None:
             self._status(f"That row is infeasible ({row.reason}): choose another.", error=True)
             return
@@ -246,12 +243,18 @@ class OptimizeScreen(Screen[None]):
         self._status(f"{strategy_id} now runs with {format_params(params)}")
         self.notify(f"{strategy_id}: parameters applied", markup=False)
 
+    def action_walkforward(self) -> None:
+        """The walk-forward screen, for the strategy file chosen here."""
+        strategy = self.query_one("#opt-strategy", Select).value
+        chosen = strategy if isinstance(strategy, str) else None
+        self.app.push_screen(WalkForwardScreen(self.request, strategy=chosen))
+
     def action_close(self) -> None:
         self.dismiss()
 
     async def _ask(self, type_: str, args: dict[str, Any]) -> Reply | None:
         try:
-            return await self.request(type_, args, timeout=COMMAND_TIMEOUT_S)  # type: ignore[no-any-return]
+            return await self.request(type_, args, timeout=COMMAND_TIMEOUT_S)
         except (TimeoutError, ConnectionError) as exc:
             self._status(f"no answer from the engine ({exc or 'timeout'})", error=True)
             return None
@@ -264,3 +267,26 @@ class OptimizeScreen(Screen[None]):
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f} %"
+
+
+def board_row(rank: int, row: TrialInfo) -> SortRow:
+    """One leaderboard row (see :data:`BOARD_COLUMNS`); its key is its rank."""
+    cells = [
+        Text(str(rank), justify="right"),
+        Text("infeasible" if row.score is None else f"{row.score:.4g}", justify="right"),
+        Text(_pct(row.total_return), justify="right"),
+        Text(_pct(row.max_drawdown), justify="right"),
+        Text("-" if row.trades is None else str(row.trades), justify="right"),
+        Text(format_params(row.params)),
+        Text(row.reason),
+    ]
+    values: list[SortValue] = [
+        rank,
+        row.score,
+        row.total_return,
+        row.max_drawdown,
+        row.trades,
+        format_params(row.params),
+        row.reason or None,
+    ]
+    return SortRow(str(rank), cells, values)

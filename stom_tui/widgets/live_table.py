@@ -12,10 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
+
+from stom_tui.widgets.render_caches import bound_render_caches
 
 CELL_PADDING = 1
 
@@ -28,7 +31,7 @@ class Column:
     label: str
     width: int
     rank: int
-    justify: str = "right"
+    justify: JustifyMethod = "right"
     flexible: bool = False
     """Takes the room left over (at least ``width``, at most ``MAX_FLEXIBLE_WIDTH``)."""
 
@@ -72,6 +75,7 @@ class LiveTable(DataTable[Text]):
             zebra_stripes=True,
             cell_padding=CELL_PADDING,
         )
+        bound_render_caches(self)  # they grew by tens of MB at full rate (render_caches.py)
         self._live_cells: dict[str, dict[str, Text]] = {}
         self._live_order: list[str] = []
         self._live_layout: tuple[tuple[str, ...], int] = fit_columns(self.COLUMNS, 0)
@@ -177,7 +181,7 @@ class LiveTable(DataTable[Text]):
         for column in self.COLUMNS:
             if column.key in keys:
                 width = flexible_width if column.flexible else column.width
-                label = Text(column.label, justify=column.justify)  # type: ignore[arg-type]
+                label = Text(column.label, justify=column.justify)
                 self.add_column(label, width=width, key=column.key)
         for key in self._live_order:
             self.add_row(*self._visible(self._live_cells[key]), key=key)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 
+from engine.protocol.payloads import InstrumentInfo
 from engine.protocol.trading import OrderRow, Orders
-from stom_tui.formatting import format_clock, format_decimal, format_quantity, parse_decimal
-from stom_tui.order_text import is_open, short_id, status_label, type_label
+from stom_tui.formatting import format_clock, format_price, format_size, parse_decimal
+from stom_tui.order_text import is_open, short_id, spelled, status_label, type_label
 from stom_tui.widgets.live_table import Column, LiveTable
 
 _COLUMNS = (
@@ -41,7 +43,8 @@ _STATUS_STYLE = {
 
 class OrdersPane(LiveTable):
     """Orders from the retained ``oms/orders`` snapshot; the cursor row is the order ``c``
-    cancels. Buy and sell take the theme's buy/sell colours; the status its own."""
+    cancels. Buy and sell take the theme's buy/sell colours; the status its own. The border
+    counts open and closed rows (the snapshot lists recent closed orders too)."""
 
     COLUMNS = _COLUMNS
 
@@ -59,10 +62,18 @@ class OrdersPane(LiveTable):
         super().__init__(id=id, classes=classes)
         self.border_title = "Orders"
         self.orders: dict[str, OrderRow] = {}
+        self.instruments: Mapping[str, InstrumentInfo] = {}
 
     @property
     def open_count(self) -> int:
         return sum(1 for order in self.orders.values() if is_open(order))
+
+    def set_instruments(self, instruments: Mapping[str, InstrumentInfo]) -> None:
+        """Instrument details for price and size precision (rows are redrawn with them)."""
+        self.instruments = instruments
+        if self.orders:
+            rows = list(self.orders.values())
+            self.set_rows((order.client_order_id, self._row_cells(order)) for order in rows)
 
     @property
     def selected_order(self) -> OrderRow | None:
@@ -73,14 +84,14 @@ class OrdersPane(LiveTable):
         """Show ``snapshot`` (newest first), changing only what changed."""
         self.orders = {order.client_order_id: order for order in snapshot.orders}
         self.set_rows((order.client_order_id, self._row_cells(order)) for order in snapshot.orders)
-        count = self.open_count
-        self.border_title = f"Orders · {count} open" if count else "Orders"
+        self.border_title = orders_title(self.open_count, len(self.orders) - self.open_count)
 
     def _row_cells(self, order: OrderRow) -> dict[str, Text]:
         muted = self._style("muted")
         side_style = self._style(order.side)
         status_style = self._style(_STATUS_STYLE.get(order.status, "muted"))
-        price = "market" if order.price is None else format_decimal(order.price)
+        info = self.instruments.get(order.instrument_id)
+        price = "market" if order.price is None else format_price(order.price, info)
         filled_style = Style() if _is_zero(order.filled) else self._style("filled")
         return {
             "time": Text(format_clock(order.ts_created), style=muted),
@@ -89,11 +100,13 @@ class OrdersPane(LiveTable):
             "side": Text(order.side, style=side_style),
             "type": Text(type_label(order.type, order.tif)),
             "price": _right(price, side_style if order.price is not None else muted),
-            "quantity": _right(format_decimal(order.quantity)),
-            "filled": _right(format_decimal(order.filled), filled_style),
-            "avg": _right(format_quantity(order.avg_price), muted),
+            "quantity": _right(format_size(order.quantity, info)),
+            "filled": _right(format_size(order.filled, info), filled_style),
+            "avg": _right(format_price(order.avg_price, info), muted),
             "status": Text(status_label(order.status), style=status_style),
-            "reason": Text(order.reason or "", style=muted, overflow="ellipsis", no_wrap=True),
+            "reason": Text(
+                spelled(order.reason or ""), style=muted, overflow="ellipsis", no_wrap=True
+            ),
         }
 
     def _style(self, name: str) -> Style:
@@ -106,3 +119,13 @@ def _is_zero(value: str) -> bool:
 
 def _right(text: str, style: Style | None = None) -> Text:
     return Text(text, style=style or Style(), justify="right", no_wrap=True, overflow="ellipsis")
+
+
+def orders_title(open_count: int, closed_count: int) -> str:
+    """``Orders · 2 open · 3 closed``: every row listed is counted."""
+    parts = ["Orders"]
+    if open_count:
+        parts.append(f"{open_count} open")
+    if closed_count:
+        parts.append(f"{closed_count} closed")
+    return " · ".join(parts)

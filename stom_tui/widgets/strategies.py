@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import DataTable
 
+from engine.config.strategy_settings import StrategiesSettings
 from engine.protocol.strategies import Strategies, StrategyInfo
-from stom_tui.formatting import format_money, parse_decimal
+from stom_tui.formatting import format_amount, parse_decimal
 from stom_tui.widgets.live_table import Column, LiveTable
 
 _COLUMNS = (
@@ -27,6 +30,17 @@ _COLUMNS = (
 )
 
 STATE_LABELS = {"enabled": "running", "disabled": "stopped", "error": "error"}
+
+
+def empty_hint(strategies_dir: str, toggle_key: str = "t") -> list[str]:
+    """What an empty Strategies pane says: where strategies live, how to add one, how to start."""
+    return [
+        "No strategies run in this engine.",
+        f"Strategy files live in {strategies_dir}/ ([strategies] dir; its README shows the API).",
+        'To run one, add to config.toml: [[strategies.enabled]] file = "name.py",',
+        '  instruments = ["KRW-BTC.SIM"]; the engine loads it when it next starts.',
+        f"Here, select a strategy and press {toggle_key} to start or stop it.",
+    ]
 
 
 class StrategiesPane(LiveTable):
@@ -43,10 +57,45 @@ class StrategiesPane(LiveTable):
         "strategies--muted",
     }
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+        strategies_dir: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Strategies"
         self.strategies: dict[str, StrategyInfo] = {}
+        self.strategies_dir = strategies_dir or StrategiesSettings().dir
+
+    @property
+    def toggle_key(self) -> str:
+        """The current key of the ``toggle_strategy`` binding (``t`` unless remapped)."""
+        if self.is_attached:
+            for active in self.screen.active_bindings.values():
+                if active.binding.id == "toggle_strategy":
+                    return self.app.get_key_display(active.binding)
+        return "t"
+
+    @property
+    def hint(self) -> list[str]:
+        """The lines shown while the engine lists no strategy (empty otherwise)."""
+        return [] if self.strategies else empty_hint(self.strategies_dir, self.toggle_key)
+
+    def render_line(self, y: int) -> Strip:
+        hint = self.hint
+        if not hint:
+            return super().render_line(y)
+        # Empty: the table has nothing to draw, so the pane tells how to get a strategy in it.
+        width = self.size.width
+        if y >= len(hint):
+            return Strip.blank(width, self.rich_style)
+        text = Text(hint[y], style=self._style("muted"), no_wrap=True, overflow="ellipsis")
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = [Segment(segment.text, self.rich_style + segment.style) for segment in
+                    text.render(self.app.console) if segment.text != "\n"]  # fmt: skip
+        return Strip(segments, width).adjust_cell_length(width, self.rich_style)
 
     @property
     def running_count(self) -> int:
@@ -66,6 +115,7 @@ class StrategiesPane(LiveTable):
         title = f"Strategies · {running}/{total} running"
         self.border_title = f"{title} · {errors} error" if errors else title
         self._show_selected_error()
+        self.refresh()  # the empty hint comes and goes with the rows
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected_error()
@@ -88,7 +138,9 @@ class StrategiesPane(LiveTable):
         return {
             "id": Text(row.id, overflow="ellipsis", no_wrap=True),
             "state": Text(STATE_LABELS[row.state], style=state_style),
-            "pnl": _right(format_money(row.pnl, signed=True), self._pnl_style(row.pnl)),
+            "pnl": _right(
+                format_amount(row.pnl, row.currency, signed=True), self._pnl_style(row.pnl)
+            ),
             "fills": _right(str(row.fills)),
             "open": _right(str(row.open_orders), muted if not row.open_orders else None),
             "detail": detail,

@@ -1,5 +1,5 @@
-"""Short screens: one row of tabs choosing what fills the lower area (market, orders, positions,
-log). Each tab shows its key and is clickable; on tall screens the bar is hidden."""
+"""One row of tabs choosing the view beside the price ladder (market, orders, positions,
+strategies, log). Each tab shows its key and is clickable."""
 
 from __future__ import annotations
 
@@ -60,24 +60,33 @@ class ViewBar(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        # Full labels when they fit; at 80 columns the bar shares the width with the ladder,
+        # so the labels shrink to three letters rather than lose a tab off the edge.
+        text = self._tabs(compact=False)
+        if text.cell_len > self.size.width > 0:
+            text = self._tabs(compact=True)
+        return text
+
+    def _tabs(self, *, compact: bool) -> Text:
         text = Text(no_wrap=True, overflow="crop", end="")
         for name, label in VIEWS:
             if name in self.hidden:
                 continue
             active = name == self.view
-            click = Style(meta={"@click": f"app.show_view('{name}')"})
+            click = Style(meta={"@click": f"screen.show_view('{name}')"})
             base = self._style("active" if active else "tab") + click
             text.append(" ", base)
             key = self.keys.get(name)
             if key:
                 text.append(key, base + self._style("key"))
                 text.append(" ", base)
-            text.append(label, base)
+            text.append(label[:3] if compact else label, base)
             count = self.counts.get(name)
             if count:
                 text.append(f" {count}", base + self._style("count"))
             text.append(" ", base)
-            text.append(" ")
+            if not compact:
+                text.append(" ")
         return text
 
     def _style(self, name: str) -> Style:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.console import JustifyMethod
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -20,6 +21,7 @@ from stom_tui.formatting import (
     format_quantity,
     parse_decimal,
 )
+from stom_tui.widgets.render_caches import bound_render_caches
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +45,10 @@ _COLUMNS = (
 )
 """Every column in display order; ``name`` takes the room left over (its width here is 0)."""
 
-_ALWAYS = ("instrument", "last", "change", "spread", "volume")
-_OPTIONAL = (("bid", "ask"), ("name",), ("trades",))
-"""Extra columns in priority order, each added when the pane has room for it."""
+_ALWAYS = ("instrument", "last", "change")
+_OPTIONAL = (("spread",), ("volume",), ("bid", "ask"), ("name",), ("trades",))
+"""Extra columns in priority order, each added when the pane has room for it (at 80 columns
+the watchlist shares the width with the ladder: instrument, last and change always fit)."""
 
 CELL_PADDING = 1
 MIN_NAME_WIDTH = 8
@@ -98,6 +101,7 @@ class WatchlistPane(DataTable[Text]):
             id=id, classes=classes, cursor_type="row", zebra_stripes=True, cell_padding=1
         )
         self.border_title = "Watchlist"
+        bound_render_caches(self)  # they grew by tens of MB at full rate (render_caches.py)
         self._order: list[str] = []
         self._names: dict[str, str] = {}
         self._tickers: dict[str, Ticker] = {}
@@ -218,7 +222,7 @@ class WatchlistPane(DataTable[Text]):
         keys, name_width = self._layout
         for column in _COLUMNS:
             if column.key in keys:
-                justify = "left" if column.key in ("instrument", "name") else "right"
+                justify: JustifyMethod = "left" if column.key in ("instrument", "name") else "right"
                 width = name_width if column.key == "name" else column.width
                 self.add_column(Text(column.label, justify=justify), width=width, key=column.key)
         for instrument_id in self._order:

@@ -40,9 +40,11 @@ class EngineProcess:
         keepalive: int = 2,
         data_dir: Path | None = None,
         extra: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ):
         self.broker_url = broker_url
         self.extra = list(extra)
+        self.env = dict(env or {})
         self.namespace = namespace
         self.rate = rate
         self.keepalive = keepalive
@@ -64,7 +66,7 @@ class EngineProcess:
 
     def start(self) -> EngineProcess:
         (self.dir / "none.toml").write_text("# empty: defaults\n")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOM_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOM_")} | self.env
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env

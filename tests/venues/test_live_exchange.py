@@ -1,127 +1,20 @@
-"""The live exchange behind the real OMS (risk, journal, account), against an in-memory venue.
-
-Each test runs the exchange's worker as a task and pumps the OMS the way the market loop does.
-The same paths against a real venue protocol: ``test_live_upbit.py`` (Upbit loopback server).
-"""
+"""The live exchange behind the real OMS (risk, journal, account), against an in-memory venue
+(``live_desk.py``); places whose answer was lost: ``test_live_exchange_lost_places.py``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.commands import CommandRouter
-from engine.config.settings import JournalSettings, PaperSettings, Settings
-from engine.domain.clock import LiveClock
 from engine.domain.ids import InstrumentId
-from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
-from engine.market_state import MarketState
-from engine.oms.startup import TradingCore, open_trading_core
-from engine.oms.trading_commands import TradingCommands
-from engine.protocol import payloads as p
-from engine.protocol.topics import Topics
-from engine.sim.catalog import sim_instrument
 from engine.venues.base import VenueOrderStatus
-from engine.venues.live_exchange import LiveExchange
 from engine.venues.router import VenueRouter
 from tests.support.fake_venue import FakeVenueClient
-
-BTC = "KRW-BTC.UPBIT"
-SIM_BTC = "KRW-BTC.SIM"
-
-
-class LiveDesk:
-    """A trading core with one live venue (UPBIT, the fake) and the simulator's paper venue."""
-
-    def __init__(self, tmp_path: Path, client: FakeVenueClient) -> None:
-        self.settings = Settings(
-            journal=JournalSettings(file=str(tmp_path / "journal.sqlite")),
-            paper=PaperSettings(order_latency_ms=0.0),
-        )
-        self.clock = LiveClock()
-        self.client = client
-        self.market = MarketState()
-        upbit = dataclasses.replace(sim_instrument("KRW-BTC"), id=InstrumentId(BTC))
-        self.market.add(upbit, 50_000_000)
-        self.market.add(sim_instrument("KRW-BTC"), 50_000_000)
-        self.differences: list[tuple[str, list[str]]] = []
-        self.exchange = LiveExchange(
-            client,
-            self.market,
-            self.clock,
-            poll_interval_ns=20_000_000,
-            on_reconciled=lambda venue, lines: self.differences.append((venue, lines)),
-        )
-        self.refresh()
-        self.core: TradingCore = open_trading_core(
-            self.settings, self.market, self.clock, live_exchanges={"UPBIT": self.exchange}
-        )
-        self.router = CommandRouter(Topics("test"), self.clock)
-        TradingCommands(self.core.oms, self.clock, live_venues=frozenset({"UPBIT"})).register(
-            self.router
-        )
-        self.replies = 0
-
-    def refresh(self) -> None:
-        batch = MarketBatch()
-        now = self.clock.now_ns()
-        for instrument_id in (BTC, SIM_BTC):
-            index = self.market.index_of(InstrumentId(instrument_id))
-            for n in range(5):
-                batch.append(BOOK_LEVEL, index, BID, 49_999_000 - n * 1_000, 10_000_000, now)
-                batch.append(BOOK_LEVEL, index, ASK, 50_000_000 + n * 1_000, 10_000_000, now)
-            batch.append(TRADE, index, BID, 50_000_000, 1_000, now)
-        self.market.apply(batch)
-        if hasattr(self, "core") and self.core.exchange.has_work:
-            self.core.exchange.on_batch(batch)
-
-    async def command(self, type_: str, **args: Any) -> p.Reply:
-        self.replies += 1
-        command = p.Command(id=f"r{self.replies}", type=type_, reply_to="x", args=args)
-        return await self.router.handle(command)
-
-    async def until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Pump the OMS (as the market loop does) until ``predicate()`` holds."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            self.core.oms.pump(self.clock.now_ns())
-            value = predicate()
-            if value:
-                return value
-            await asyncio.sleep(0.002)
-        raise AssertionError(f"timed out waiting for {predicate}")
-
-    async def buy(self, price: str = "49990000", quantity: str = "0.01") -> str:
-        self.refresh()
-        reply = await self.command(
-            "order.submit", instrument=BTC, side="buy", price=price, quantity=quantity
-        )
-        assert reply.status == "accepted", reply.reason
-        return reply.result["order"]["client_order_id"]
-
-    def status(self, coid: str) -> str:
-        return self.core.oms.orders[coid].status.value
-
-
-@contextlib.asynccontextmanager
-async def running(desk: LiveDesk, arm: bool = True) -> AsyncIterator[LiveDesk]:
-    task = asyncio.create_task(desk.exchange.run())
-    if arm:
-        reply = await desk.command("arm", venue="UPBIT")
-        assert reply.status == "accepted", reply.reason
-    try:
-        await desk.until(lambda: desk.exchange.reconciled)
-        yield desk
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        desk.core.journal.close()
+from tests.venues.live_desk import BTC, SIM_BTC, LiveDesk, running
 
 
 @pytest.fixture
@@ -254,7 +147,7 @@ async def test_restart_reconciles_the_journal_with_the_venue(
         await desk.until(lambda: desk.status(kept) == "partially_filled")
         # The engine dies with a submission journaled but never sent.
         client.unavailable = 1000
-        desk.exchange._max_attempts = 1000
+        desk.exchange.requests.max_attempts = 1000
         lost = await desk.buy(price="49970000")
         await desk.until(lambda: desk.core.oms.orders[lost].status.value == "submitted")
         filled_away_vid = desk.core.oms.orders[filled_away].venue_order_id
@@ -284,7 +177,7 @@ async def test_an_answer_lost_on_the_last_try_is_looked_up_not_rejected(
     tmp_path: Path, client: FakeVenueClient
 ) -> None:
     desk = LiveDesk(tmp_path, client)
-    desk.exchange._max_attempts = 1  # the only try reaches the venue; its answer is lost
+    desk.exchange.requests.max_attempts = 1  # the only try reaches the venue; its answer is lost
     async with running(desk):
         client.lose_next_place = True
         coid = await desk.buy()
@@ -333,7 +226,7 @@ async def test_a_restored_unacknowledged_order_is_resolved_once_the_venue_answer
     first = LiveDesk(tmp_path, client)
     async with running(first) as desk:
         client.unavailable = 1000
-        desk.exchange._max_attempts = 1000
+        desk.exchange.requests.max_attempts = 1000
         landed = await desk.buy()
         await desk.until(lambda: desk.status(landed) == "submitted")
         order = desk.core.oms.orders[landed]
@@ -344,7 +237,7 @@ async def test_a_restored_unacknowledged_order_is_resolved_once_the_venue_answer
     # At the restart the venue does not answer the reconciliation; then it does.
     client.unavailable = 1
     second = LiveDesk(tmp_path, client)
-    second.exchange._max_attempts = 1
+    second.exchange.requests.max_attempts = 1
     async with running(second) as desk:
         await desk.until(lambda: desk.differences)
         client.fill(venue_order_id, 1_000_000, 49_990_000)
@@ -419,79 +312,3 @@ async def test_a_fill_larger_than_the_rest_is_reported_once_and_the_order_closes
         errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
         assert len(errors) == 1, errors
         assert coid in errors[0] and "600000" in errors[0] and "1000000" in errors[0]
-
-
-# --- a venue that does not refuse a duplicate client order id (like Kiwoom) -------------------
-
-
-@pytest.fixture
-def unguarded() -> FakeVenueClient:
-    return FakeVenueClient(min_notional_raw=5_000 * 10**8, rejects_duplicate_ids=False)
-
-
-async def test_a_lost_answer_not_listed_yet_is_looked_up_never_placed_twice(
-    tmp_path: Path, unguarded: FakeVenueClient
-) -> None:
-    async with running(LiveDesk(tmp_path, unguarded)) as desk:
-        unguarded.lose_next_place = True  # the order lands, the answer times out
-        unguarded.unlisted_lookups = 2  # and the venue does not list it at once
-        coid = await desk.buy()
-        await desk.until(lambda: desk.status(coid) == "accepted", timeout=10)
-        kinds = [kind for kind, _ in unguarded.calls]
-        assert kinds.count("place") == 1, kinds
-        assert len(unguarded.orders) == 1
-        assert desk.core.oms.orders[coid].venue_order_id == "V1"
-
-
-async def test_a_lost_request_the_venue_never_got_is_rejected_as_not_placed(
-    tmp_path: Path, unguarded: FakeVenueClient
-) -> None:
-    async with running(LiveDesk(tmp_path, unguarded)) as desk:
-        unguarded.drop_next_place = True  # lost on its way: the venue does not know it
-        unguarded.unlisted_lookups = 1  # settling: unknown first, then definitively not found
-        coid = await desk.buy()
-        await desk.until(lambda: desk.status(coid) == "rejected", timeout=10)
-        reason = desk.core.oms.orders[coid].reason
-        assert "not placed" in reason, reason
-        assert [kind for kind, _ in unguarded.calls].count("place") == 1
-        assert unguarded.orders == {}
-        assert desk.exchange.open_order_ids() == set()
-
-
-async def test_a_place_that_was_never_sent_is_sent_again(
-    tmp_path: Path, unguarded: FakeVenueClient
-) -> None:
-    async with running(LiveDesk(tmp_path, unguarded)) as desk:
-        unguarded.refuse_connections = 2  # certainly never reached the venue
-        coid = await desk.buy()
-        await desk.until(lambda: desk.status(coid) == "accepted", timeout=10)
-        assert [kind for kind, _ in unguarded.calls].count("place") == 3
-        assert len(unguarded.orders) == 1
-
-
-async def test_an_order_still_unlisted_after_every_look_up_is_left_to_the_polls(
-    tmp_path: Path, unguarded: FakeVenueClient
-) -> None:
-    desk = LiveDesk(tmp_path, unguarded)
-    desk.exchange._max_attempts = 2
-    async with running(desk):
-        unguarded.lose_next_place = True
-        unguarded.unlisted_lookups = 4  # more than the place job looks up
-        coid = await desk.buy()
-        await desk.until(lambda: desk.status(coid) == "accepted", timeout=10)
-        assert [kind for kind, _ in unguarded.calls].count("place") == 1
-        assert len(unguarded.orders) == 1
-        assert desk.exchange.open_order_ids() == {coid}
-
-
-async def test_a_venue_refusing_duplicates_keeps_sending_again_after_a_lost_answer(
-    tmp_path: Path, client: FakeVenueClient
-) -> None:
-    async with running(LiveDesk(tmp_path, client)) as desk:
-        client.lose_next_place = True
-        client.unlisted_lookups = 1  # not found at once: sent again, refused as a duplicate
-        coid = await desk.buy()
-        await desk.until(lambda: desk.status(coid) == "accepted", timeout=10)
-        assert [kind for kind, _ in client.calls].count("place") == 2
-        assert len(client.orders) == 1
-        assert desk.core.oms.orders[coid].venue_order_id == "V1"

@@ -27,23 +27,39 @@ import msgspec
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from engine.backoff import Backoff
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.ids import InstrumentId
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import ASK, BID, BOOK_CLEAR, TRADE, MarketBatch
-from engine.venues.base import FeedHealth, FeedSink, FeedState, VenueRejected, VenueUnavailable
+from engine.venues.base import (
+    FeedHealth,
+    FeedSink,
+    FeedState,
+    VenueRejected,
+    VenueUnavailable,
+    retry_after_of,
+)
 from engine.venues.binance.depth_sync import DepthSync
 from engine.venues.binance.endpoints import DEFAULT_REST_URL, DEFAULT_WS_URL
 from engine.venues.binance.instruments import VENUE, instruments_from_exchange_info
 from engine.venues.binance.rest import BinanceRest
-from engine.venues.binance.wire import TradeEvent, decimal_to_raw, stream_decoder, stream_name
-
-log = logging.getLogger(__name__)
+from engine.venues.binance.wire import (
+    DepthUpdate,
+    TradeEvent,
+    decimal_to_raw,
+    stream_decoder,
+    stream_name,
+)
 
 NS_PER_MS = 1_000_000
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 PLANNED_RECONNECT_S = 23.5 * 3600
 """Reconnect on our own terms before the server's 24 h close (protocols.md §B.8)."""
+CROSSED_CALM_NS = 60_000_000_000
+"""A book that has not arrived crossed for this long starts its snapshot backoff afresh."""
+STALE_SNAPSHOT_PAUSE_S = 0.05
+"""A snapshot older than the buffered diffs is not a failure: the next is fetched after this."""
 
 
 def depth_weight(limit: int) -> int:
@@ -60,6 +76,11 @@ class _Slot:
     price_precision: int
     size_precision: int
     depth: DepthSync
+    crossed_backoff: Backoff
+    """Spaces snapshots of a book that keeps arriving crossed (each costs request weight)."""
+    crossed_ns: int = 0
+    """Engine time the book last arrived crossed (0: never)."""
+    wait_before_snapshot: bool = False
 
 
 class BinanceFeed:
@@ -85,6 +106,8 @@ class BinanceFeed:
         self._rest = BinanceRest(rest_url, clock=self._clock)
         self._ws_url = ws_url.rstrip("/")
         self._snapshot_limit = snapshot_limit
+        self.book_depth = snapshot_limit
+        """Levels per side the venue sends: the snapshot's (diffs then keep them current)."""
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._ping_interval_s = ping_interval_s
@@ -96,6 +119,8 @@ class BinanceFeed:
         self._running = False
         self._frames = 0
         """Data frames read on this connection (one that streamed resets the backoff)."""
+        self._resync: asyncio.Queue[str] | None = None
+        """The current connection's snapshot queue (None while down: reconnecting resyncs all)."""
 
     # --- VenueFeed ----------------------------------------------------------------------------
 
@@ -118,13 +143,14 @@ class BinanceFeed:
             self._slots = {
                 symbol: self._slot(self._instruments[symbol], sink) for symbol in symbols
             }
-            attempt = 0
+            backoff = self._new_backoff()
             while True:
                 self.health.state = FeedState.CONNECTING
                 lived = await self._session(sink)
                 self._went_down(sink)
-                attempt = 0 if lived else attempt + 1
-                await asyncio.sleep(self._backoff(attempt))
+                if lived:
+                    backoff.reset()
+                await backoff.wait()
         finally:
             self._running = self._connected = False
             self.health.state = FeedState.DOWN
@@ -133,6 +159,23 @@ class BinanceFeed:
     async def close(self) -> None:
         """Release the REST session (``run`` does this itself when it ends)."""
         await self._rest.close()
+
+    def resync_book(self, instrument_id: str) -> None:
+        """The engine found this book crossed: rebuild it from a fresh snapshot (spaced by a
+        backoff while it keeps happening); diffs buffer meanwhile, as after a gap."""
+        slot = self._slots.get(instrument_id.rpartition(".")[0])
+        if slot is None:
+            return
+        now = self._clock.now_ns()
+        if now - slot.crossed_ns > CROSSED_CALM_NS:
+            slot.crossed_backoff.reset()
+        slot.crossed_ns = now
+        slot.wait_before_snapshot = True
+        slot.depth.reset()
+        self.health.resyncing.add(instrument_id)
+        self._update_state()
+        if self._resync is not None:
+            self._resync.put_nowait(slot.instrument_id.symbol)
 
     def stream_url(self, symbols: list[str]) -> str:
         streams = []
@@ -143,25 +186,28 @@ class BinanceFeed:
     # --- connection ---------------------------------------------------------------------------
 
     async def _ensure_instruments(self, symbols: list[str]) -> None:
-        attempt = 0
+        backoff = self._new_backoff()
         while any(symbol not in self._instruments for symbol in symbols):
             try:
                 await self.load_instruments(symbols)
             except VenueUnavailable as exc:
                 self.health.last_error = str(exc)
-                attempt += 1
-                await asyncio.sleep(max(exc.retry_after_s, self._backoff(attempt)))
+                await backoff.wait(exc.retry_after_s)
 
     def _slot(self, instrument: Instrument, sink: FeedSink) -> _Slot:
         index = sink.index_of(instrument.id)
         pp, sp = instrument.price_precision, instrument.size_precision
-        return _Slot(instrument.id, index, pp, sp, DepthSync(index, pp, sp))
+        return _Slot(
+            instrument.id,
+            index,
+            pp,
+            sp,
+            DepthSync(index, pp, sp),
+            Backoff(self._backoff_initial_s, self._backoff_max_s),
+        )
 
-    def _backoff(self, attempt: int) -> float:
-        if attempt <= 0:
-            return 0.0
-        delay = min(self._backoff_max_s, self._backoff_initial_s * 2 ** (attempt - 1))
-        return delay * (0.5 + 0.5 * self._random.random())
+    def _new_backoff(self) -> Backoff:
+        return Backoff(self._backoff_initial_s, self._backoff_max_s, rng=self._random)
 
     async def _session(self, sink: FeedSink) -> bool:
         """One connection, until it drops; True if it got as far as streaming data."""
@@ -178,6 +224,7 @@ class BinanceFeed:
             ) as socket:
                 self._went_live()
                 resync: asyncio.Queue[str] = asyncio.Queue()
+                self._resync = resync
                 for symbol, slot in self._slots.items():
                     slot.depth.reset()
                     self.health.resyncing.add(slot.instrument_id)
@@ -191,24 +238,22 @@ class BinanceFeed:
                         async with asyncio.timeout(self._planned_reconnect_s):
                             await self._read(socket, resync, sink)
                     except TimeoutError:
-                        log.info("Binance stream: planned reconnect before the 24 h limit")
+                        self.health.went_down("planned reconnect before the 24 h limit",
+                                              expected=True)  # fmt: skip
                     except ConnectionClosed as exc:  # inside the group: no ExceptionGroup
                         self._note_disconnect(exc)
                     finally:
                         worker.cancel()
+                        self._resync = None
         except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self._note_disconnect(exc)
         return self._frames > 0
 
     def _note_disconnect(self, exc: BaseException) -> None:
-        self.health.last_error = f"stream connection: {type(exc).__name__}: {exc}"
-        log.info("Binance stream disconnected: %s", self.health.last_error)
+        self.health.went_down(f"stream connection: {type(exc).__name__}: {exc}")
 
     def _went_live(self) -> None:
-        health = self.health
-        if health.connects:
-            health.reconnects += 1
-        health.connects += 1
+        self.health.connected()
         self._connected = True
 
     def _went_down(self, sink: FeedSink) -> None:
@@ -234,19 +279,21 @@ class BinanceFeed:
     ) -> None:
         """Decode frames into ``sink`` until the connection closes (raises ConnectionClosed)."""
         health, clock, slots, decode = self.health, self._clock, self._slots, stream_decoder.decode
+        venue_clock = health.clock
         while True:
             raw = await socket.recv(decode=False)
-            health.last_message_ns = clock.now_ns()
+            health.last_message_ns = now = clock.now_ns()
             try:
                 data = decode(raw).data
                 slot = slots[data.s]
-            except (msgspec.DecodeError, KeyError):
-                self._other_frame(raw)
+            except (msgspec.DecodeError, KeyError) as exc:
+                self._other_frame(raw, exc)
                 continue
             self._frames += 1
+            venue_clock.observe(data.E * NS_PER_MS, now)
             batch = sink.batch
             try:
-                if type(data) is TradeEvent:
+                if isinstance(data, TradeEvent):
                     batch.append(
                         TRADE,
                         slot.index,
@@ -257,10 +304,15 @@ class BinanceFeed:
                     )
                 elif not slot.depth.on_update(data, batch):
                     health.gaps += 1
+                    health.incident(
+                        logging.WARNING,
+                        f"{data.s} depth gap: the book was at update {slot.depth.last_update_id},"
+                        f" the next diff starts at {data.U}; rebuilding it from a snapshot",
+                    )
                     self._book_untrusted(slot, resync, batch)
-            except ValueError:
-                self._malformed(f"bad number in a {data.s} frame")
-                if type(data) is not TradeEvent:
+            except ValueError as exc:
+                health.malformed_frame(f"bad number in a {data.s} frame: {exc}", raw)
+                if isinstance(data, DepthUpdate):
                     slot.depth.reset()
                     slot.depth.buffer.append(data)
                     self._book_untrusted(slot, resync, batch)
@@ -272,37 +324,43 @@ class BinanceFeed:
         batch.append(BOOK_CLEAR, slot.index, BID, 0, 0, self._clock.now_ns())
         resync.put_nowait(slot.instrument_id.symbol)
 
-    def _other_frame(self, raw: bytes) -> None:
+    def _other_frame(self, raw: bytes, error: Exception) -> None:
         """Control replies and ``serverShutdown`` are expected; anything else is malformed."""
         try:
             message = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            self._malformed("frame is not JSON")
+        except msgspec.DecodeError as exc:
+            self.health.malformed_frame(f"not JSON: {exc}", raw)
             return
         if isinstance(message, dict):
             data = message.get("data", message)
             if "result" in message and "id" in message:
                 return
             if isinstance(data, dict) and data.get("e") == "serverShutdown":
-                log.info("Binance announced a server shutdown; a reconnect will follow")
+                self.health.incident(
+                    logging.INFO, "the server announced a shutdown; a reconnect will follow",
+                    error=False,
+                )  # fmt: skip
                 return
-        self._malformed("frame has an unexpected shape")
-
-    def _malformed(self, why: str) -> None:
-        self.health.malformed += 1
-        self.health.last_error = f"malformed frame skipped: {why}"
-        log.warning("Binance: %s", self.health.last_error)
+        why = f"unknown symbol {error}" if isinstance(error, KeyError) else str(error)
+        self.health.malformed_frame(why, raw)
 
     # --- book resync ----------------------------------------------------------------------------
 
     async def _resync_worker(self, resync: asyncio.Queue[str], sink: FeedSink) -> None:
-        """Fetch snapshots for untrusted books, one at a time, while the reader buffers diffs."""
+        """Fetch snapshots for untrusted books, one at a time, while the reader buffers diffs.
+
+        A failed fetch waits out the worker's backoff (floored by the venue's Retry-After) and
+        queues the book again; a fetch that succeeds starts the backoff afresh."""
         rest, limit = self._rest, self._snapshot_limit
+        backoff = self._new_backoff()
         while True:
             symbol = await resync.get()
             slot = self._slots[symbol]
             if slot.depth.synced:
                 continue
+            if slot.wait_before_snapshot:  # it arrived crossed: do not hammer the venue
+                slot.wait_before_snapshot = False
+                await slot.crossed_backoff.wait()
             try:
                 snapshot = await rest.call(
                     rest.client.get_order_book,
@@ -317,18 +375,14 @@ class BinanceFeed:
                     self._clock.now_ns(),
                     sink.batch,
                 )
-            except VenueUnavailable as exc:
+            except (VenueUnavailable, VenueRejected, KeyError, TypeError, ValueError) as exc:
                 self.health.last_error = f"book snapshot {symbol}: {exc}"
-                await asyncio.sleep(min(exc.retry_after_s, self._backoff_max_s))
+                await backoff.wait(retry_after_of(exc))
                 resync.put_nowait(symbol)
                 continue
-            except (VenueRejected, KeyError, TypeError, ValueError) as exc:
-                self.health.last_error = f"book snapshot {symbol}: {exc}"
-                await asyncio.sleep(self._backoff_initial_s)
-                resync.put_nowait(symbol)
-                continue
-            if not applied:  # older than the buffered diffs: fetch a newer one
-                await asyncio.sleep(0.05)
+            backoff.reset()
+            if not applied:  # older than the buffered diffs: fetch a newer one, shortly
+                await asyncio.sleep(STALE_SNAPSHOT_PAUSE_S)
                 resync.put_nowait(symbol)
                 continue
             self.health.resyncing.discard(slot.instrument_id)

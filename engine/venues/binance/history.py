@@ -17,15 +17,15 @@ request is sent again (up to ``MAX_ATTEMPTS`` times).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import polars as pl
 
+from engine.backoff import Backoff, retry
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import ASK, BID
-from engine.venues.base import VenueUnavailable
+from engine.venues.base import VenueUnavailable, retry_after_of
 from engine.venues.binance.endpoints import DEFAULT_REST_URL
 from engine.venues.binance.instruments import instruments_from_exchange_info
 from engine.venues.binance.rest import BinanceRest
@@ -192,11 +192,11 @@ async def _instrument(rest: BinanceRest, symbol: str) -> Instrument:
 async def _retrying(
     rest: BinanceRest, method: Callable[..., Awaitable[Any]], weight: int, params: dict[str, Any]
 ) -> Any:
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await rest.call(method, weight=weight, **params)
-        except VenueUnavailable as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            await asyncio.sleep(exc.retry_after_s)
-    raise AssertionError("unreachable")
+    # Waits only what the venue asks (its Retry-After): a bounded request retry.
+    return await retry(
+        lambda: rest.call(method, weight=weight, **params),
+        attempts=MAX_ATTEMPTS,
+        backoff=Backoff(0, 0),
+        retryable=(VenueUnavailable,),
+        retry_after=retry_after_of,
+    )

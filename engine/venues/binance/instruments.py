@@ -1,9 +1,10 @@
 """Instrument rules from ``GET /api/v3/exchangeInfo`` (protocols.md §B.2, §B.4).
 
 Precisions come from the filters: ``PRICE_FILTER.tickSize`` gives the price precision and the
-(flat) tick, ``LOT_SIZE.stepSize`` the size precision and the lot, ``NOTIONAL.minNotional`` (or the
-legacy ``MIN_NOTIONAL``) the minimum order value. exchangeInfo carries no fees; the standard spot
-rate (0.1 %) is the default until ``/api/v3/account`` says otherwise.
+(flat) tick, ``LOT_SIZE.stepSize`` the lot, ``baseAssetPrecision`` the size precision (what a
+balance can hold), ``NOTIONAL.minNotional`` (or the legacy ``MIN_NOTIONAL``) the minimum order
+value. exchangeInfo carries no fees; the standard spot rate (0.1 %) is the default until
+``/api/v3/account`` says otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def instrument_from_symbol_info(info: dict[str, Any], fee: Decimal = STANDARD_FE
         )
     notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
     price_precision = places(tick)
-    size_precision = places(step)
+    # Sizes at the base asset's own precision, not the lot's: a base-asset commission leaves
+    # holdings off the lot grid (0.01234 BTC bought, 0.01232766 BTC held), and the position must
+    # say exactly what the account holds. The lot (stepSize) still sets order sizes.
+    size_precision = max(places(step), _int(info.get("baseAssetPrecision"), 0))
     return Instrument(
         id=InstrumentId.of(symbol, VENUE),
         name=f"{info.get('baseAsset', symbol)}/{info.get('quoteAsset', '')}",
@@ -64,6 +68,13 @@ def instrument_from_symbol_info(info: dict[str, Any], fee: Decimal = STANDARD_FE
         maker_fee=fee,
         taker_fee=fee,
     )
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def instruments_from_exchange_info(

@@ -13,8 +13,10 @@ for tests and ``stom demo --venue binance``. One aiohttp server answers both:
   ``@depth@100ms`` diffs with contiguous ``U``/``u``, ``<sym>@bookTicker``; server pings every 20 s.
 
 Faults: :meth:`drop_connections`, :meth:`inject_gap`, :meth:`inject_malformed`,
-:meth:`inject_rate_limit`, :meth:`set_clock_skew`, :meth:`set_latency`; :meth:`pause_market`
-freezes the simulator so a test can compare books, and :meth:`nudge` makes a visible change.
+:meth:`inject_rate_limit`, :meth:`set_clock_skew`, :meth:`set_latency`,
+:meth:`set_snapshot_latency`, :meth:`inject_crossed`, :meth:`announce_shutdown`;
+:meth:`pause_market` freezes the simulator so a test can compare books, and :meth:`nudge` makes
+a visible change.
 Run standalone with ``python -m engine.venues.binance.loopback --port 8801``.
 """
 
@@ -36,8 +38,9 @@ from engine.config.secrets import Secret
 from engine.domain.market_data import ASK, BID
 from engine.venues.binance.loopback_exchange import BinanceError, LoopbackExchange
 from engine.venues.binance.loopback_market import LoopbackMarket, e8_text
+from engine.venues.binance.loopback_private import UserDataHub
 from engine.venues.binance.loopback_routes import LoopbackApi, depth_weight
-from engine.venues.binance.loopback_streams import StreamHub, market_frames
+from engine.venues.binance.loopback_streams import StreamHub, depth_frame, market_frames
 
 RECV_WINDOW_DEFAULT = 5000
 RECV_WINDOW_MAX = 60000
@@ -80,6 +83,7 @@ class BinanceLoopback:
         self._tick_s = tick_s
         self._skew_ms = 0
         self._latency_s = 0.0
+        self._snapshot_latency_s = 0.0
         now_ms = self.server_time_ms()
         self.market = LoopbackMarket(
             list(symbols), seed=seed, rate=rate, start_ms=now_ms - int(warmup_s * 1000)
@@ -94,10 +98,14 @@ class BinanceLoopback:
         self._weight_used = 0
         self._limited_in_minute = False
         self._banned_until_ms = 0
-        self._forced: list[tuple[int, float]] = []
+        self._forced: list[tuple[int, int]] = []
         self._gap_pending: set[str] = set()
         self._paused = False
         self.streams = StreamHub()
+        self.user_data = UserDataHub(
+            self.exchange, self._api_key, self._api_secret, self.server_time_ms
+        )
+        """``/ws-api/v3``: the user data stream, from the exchange's state (loopback_private)."""
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -109,6 +117,7 @@ class BinanceLoopback:
         app.router.add_get("/stream", self.streams.handle)
         app.router.add_get("/ws", self.streams.handle)
         app.router.add_get("/ws/{name:.+}", self.streams.handle)
+        app.router.add_get("/ws-api/v3", self.user_data.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -123,6 +132,7 @@ class BinanceLoopback:
                 await self._ticker
             self._ticker = None
         await self.drop_connections()
+        await self.user_data.drop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -179,6 +189,30 @@ class BinanceLoopback:
         self._latency_s = seconds
         self.streams.latency_s = seconds
 
+    def set_snapshot_latency(self, seconds: float) -> None:
+        """Delay only ``GET /api/v3/depth`` by ``seconds`` (a slow book snapshot: the stream
+        keeps flowing while the client's book waits for it)."""
+        self._snapshot_latency_s = seconds
+
+    async def inject_crossed(self, symbol: str) -> None:
+        """Send one diff that puts a bid above the best ask (a crossed book), ids contiguous.
+
+        The level is not in the server's own book, so a fresh snapshot is clean again: the
+        glitch a client must drop and resync from, never trade on.
+        """
+        book = self.market.books[symbol]
+        best_ask = book.levels(ASK, 1)[0][0]
+        book.update_id += 1
+        crossing = [(BID, best_ask + book.profile.tick_e8, book.profile.step_e8)]
+        diff = depth_frame(symbol, self.server_time_ms(), book.update_id, book.update_id, crossing)
+        lower = symbol.lower()
+        await self.streams.broadcast([(f"{lower}@depth@100ms", diff), (f"{lower}@depth", diff)])
+
+    async def announce_shutdown(self) -> None:
+        """Send ``serverShutdown`` on every connection, as before a maintenance disconnect."""
+        event = {"e": "serverShutdown", "E": self.server_time_ms()}
+        await self.streams.send_text([_encode(event).decode()])
+
     def pause_market(self) -> None:
         self._paused = True
 
@@ -207,6 +241,7 @@ class BinanceLoopback:
         now_ms = self.server_time_ms()
         trades = [] if self._paused else self.market.advance(now_ms)
         self.exchange.match_resting(trades, now_ms)
+        self.user_data.sync()
         trades += self.exchange.new_trades
         self.exchange.new_trades = []
         frames = market_frames(self.market, trades, now_ms)
@@ -219,6 +254,8 @@ class BinanceLoopback:
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         path = request.match_info["path"]
+        if path == "depth" and self._snapshot_latency_s:
+            await asyncio.sleep(self._snapshot_latency_s)
         body_text = (await request.read()).decode("utf-8", "replace")
         query_text = request.rel_url.raw_query_string
         params = dict(parse_qsl(body_text, keep_blank_values=True))
@@ -235,6 +272,7 @@ class BinanceLoopback:
             if signed:
                 self._authenticate(request, query_text, body_text, params, now_ms)
             body = handler(self.api, params, now_ms)
+            self.user_data.sync()  # the order events this request caused, before its reply
         except BinanceError as error:
             status, code, body = error.status, error.code, {"code": error.code, "msg": error.msg}
         headers["X-MBX-USED-WEIGHT-1M"] = str(self._weight_used)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain.market_data import ASK, BID
-from engine.venues.binance.loopback_exchange import BinanceError, LoopbackExchange, LoopbackOrder
+from engine.venues.binance.loopback_exchange import LoopbackExchange
+from engine.venues.binance.loopback_filters import avg_price_json, filters_json
 from engine.venues.binance.loopback_market import E8, LoopbackMarket, PublicTrade, e8_text
+from engine.venues.binance.loopback_orders import BinanceError, LoopbackOrder
 
 Params = dict[str, str]
 Handler = Callable[["LoopbackApi", Params, int], Any]
@@ -84,6 +86,10 @@ class LoopbackApi:
             "exchangeFilters": [],
             "symbols": [self._symbol_info(symbol) for symbol in wanted],
         }
+
+    def avg_price(self, params: Params, now_ms: int) -> Any:
+        book = self.market.books[_symbol(self, params)]
+        return avg_price_json(book, self.exchange.rules, now_ms)
 
     def depth(self, params: Params, now_ms: int) -> Any:
         book = self.market.books[_symbol(self, params)]
@@ -217,7 +223,7 @@ class LoopbackApi:
     def my_trades(self, params: Params, now_ms: int) -> Any:
         symbol = _symbol(self, params)
         order_id = int(params["orderId"]) if params.get("orderId") else None
-        rows = []
+        rows: list[dict[str, Any]] = []
         for order in self.exchange.orders.values():
             if order.symbol != symbol or order_id not in (None, order.order_id):
                 continue
@@ -246,6 +252,7 @@ class LoopbackApi:
 
     def _symbol_info(self, symbol: str) -> dict[str, Any]:
         profile = self.market.books[symbol].profile
+        rules = self.exchange.rules
         return {
             "symbol": symbol,
             "status": "TRADING",
@@ -282,17 +289,18 @@ class LoopbackApi:
                 {
                     "filterType": "MARKET_LOT_SIZE",
                     "minQty": "0.00000000",
-                    "maxQty": "9000.00000000",
+                    "maxQty": e8_text(rules.market_max_qty_e8),
                     "stepSize": "0.00000000",
                 },
                 {
                     "filterType": "NOTIONAL",
                     "minNotional": e8_text(profile.min_notional_e8),
                     "applyMinToMarket": True,
-                    "maxNotional": "9000000.00000000",
-                    "applyMaxToMarket": False,
-                    "avgPriceMins": 5,
+                    "maxNotional": e8_text(rules.max_notional_e8),
+                    "applyMaxToMarket": rules.apply_max_to_market,
+                    "avgPriceMins": rules.avg_price_mins,
                 },
+                *filters_json(rules),
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],
@@ -369,6 +377,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, bool, int]] = {
     ("GET", "time"): (LoopbackApi.time, False, 1),
     ("GET", "exchangeInfo"): (LoopbackApi.exchange_info, False, 20),
     ("GET", "depth"): (LoopbackApi.depth, False, 5),
+    ("GET", "avgPrice"): (LoopbackApi.avg_price, False, 2),
     ("GET", "trades"): (LoopbackApi.trades, False, 25),
     ("GET", "klines"): (LoopbackApi.klines, False, 2),
     ("POST", "order"): (LoopbackApi.new_order, True, 1),

@@ -6,14 +6,20 @@ client order id travels as ``newClientOrderId``, so a query by ``origClientOrder
 whose placement answer was lost. ``GET /api/v3/order`` has no executions, so a query of an order
 with ``executedQty > 0`` also reads ``GET /api/v3/myTrades?orderId=…`` for its fills.
 
-Fees: Binance charges the commission in the asset received (base on a buy, quote on a sell) or in
-BNB. :class:`VenueFill` carries fees in the quote currency at the notional scale, so a base-asset
-commission is valued at the fill price; a third-asset (BNB) commission cannot be valued exactly
-here and is reported as the instrument's fee rate on the fill's notional.
+Fees are booked in the asset Binance charges them in (each trade's ``commission`` and
+``commissionAsset``): the asset received (base on a buy, quote on a sell), or BNB when the account
+pays fees in BNB. A base-asset commission is carried as :attr:`VenueFill.fee_base_raw`, so the
+position and the balance hold what the account was really credited (0.01234 BTC bought at 0.1 %
+leaves 0.01232766 BTC) and a sell-all never asks for more than that. Every fill also values its fee
+in the quote currency (``fee_raw``, for PnL): exactly at the fill price for a base-asset
+commission; for BNB, which has no price here, as the instrument's rate times Binance's BNB
+discount multiplier (``discount`` of ``GET /api/v3/account/commission``: 0.75), while the BNB
+amount itself leaves the BNB balance.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -32,18 +38,26 @@ from engine.venues.base import (
     VenueRejected,
 )
 from engine.venues.binance.endpoints import DEFAULT_REST_URL
+from engine.venues.binance.filters import FILTER_FAILURE, SymbolFilters
 from engine.venues.binance.instruments import VENUE, instruments_from_exchange_info
 from engine.venues.binance.rest import BinanceRest
 from engine.venues.binance.wire import decimal_to_raw
 
 NS_PER_MS = 1_000_000
+AVERAGE_PRICE_TTL_S = 10.0
+"""Binance's average price (a 5-minute volume-weighted average) is read again after this long."""
+BNB_DISCOUNT = Decimal("0.75")
+"""Binance charges this share of the standard commission when it is paid in BNB (the
+``discount.discount`` multiplier of ``GET /api/v3/account/commission``)."""
 _STATUS = {
     "NEW": VenueOrderStatus.OPEN,
     "PENDING_NEW": VenueOrderStatus.OPEN,
     "PARTIALLY_FILLED": VenueOrderStatus.OPEN,
     "FILLED": VenueOrderStatus.FILLED,
     "CANCELED": VenueOrderStatus.CANCELED,
-    "PENDING_CANCEL": VenueOrderStatus.CANCELED,
+    # Not an end: the cancel is still in progress (Binance documents it as unused, but an order
+    # reported so may still fill), so it stays open until CANCELED or FILLED.
+    "PENDING_CANCEL": VenueOrderStatus.OPEN,
     "EXPIRED": VenueOrderStatus.CANCELED,
     "EXPIRED_IN_MATCH": VenueOrderStatus.CANCELED,
     "REJECTED": VenueOrderStatus.REJECTED,
@@ -75,6 +89,11 @@ class BinanceOrderClient:
             weight_limit=weight_limit,
         )
         self._instruments: dict[str, Instrument] = {i.id.symbol: i for i in instruments}
+        self._filters: dict[str, SymbolFilters] = {}
+        self._average_prices: dict[str, tuple[float, Decimal]] = {}
+        self._open_estimate: dict[str, int] = {}
+        """Open orders per symbol, at least: from the last open-orders listing plus places since
+        (an upper bound, so a MAX_NUM_ORDERS check asks the venue only near the limit)."""
 
     @property
     def rest(self) -> BinanceRest:
@@ -96,9 +115,56 @@ class BinanceOrderClient:
         if order.order_type is OrderType.LIMIT:
             params["price"] = instrument.format_price(order.price_raw)
             params["timeInForce"] = order.time_in_force.value.upper()
+        await self._check_filters(order, instrument)
         client = self._rest.client
         reply = await self._rest.call(client.create_order, weight=1, signed=True, **params)
+        self._open_estimate[symbol] = self._open_estimate.get(symbol, 0) + 1
         return str(reply["orderId"])
+
+    async def _check_filters(self, order: Order, instrument: Instrument) -> None:
+        """Refuse, before sending, an order that breaks one of Binance's own filters
+        (:mod:`engine.venues.binance.filters`), as Binance would (``-1013``)."""
+        symbol = instrument.id.symbol
+        filters = await self._symbol_filters(symbol)
+        market = order.order_type is OrderType.MARKET
+        average = await self._average_price(symbol) if filters.needs_average_price(market) else None
+        refusal = filters.refusal(
+            buy=order.side is OrderSide.BUY,
+            market=market,
+            price=Decimal(instrument.format_price(order.price_raw)),
+            quantity=Decimal(instrument.format_size(order.quantity_raw)),
+            average_price=average,
+        )
+        if refusal is None and filters.max_num_orders:
+            if self._open_estimate.get(symbol, 0) + 1 > filters.max_num_orders:
+                replies = await self._rest.call(
+                    self._rest.client.get_open_orders, weight=6, signed=True, symbol=symbol
+                )
+                self._open_estimate[symbol] = len(replies)
+            refusal = filters.open_orders_refusal(self._open_estimate.get(symbol, 0))
+        if refusal is not None:
+            raise VenueRejected(FILTER_FAILURE, f"{refusal}; not sent")
+
+    async def _symbol_filters(self, symbol: str) -> SymbolFilters:
+        filters = self._filters.get(symbol)
+        if filters is None:
+            info = await self._rest.call(self._rest.client.get_exchange_info, weight=20)
+            for entry in info.get("symbols", []):
+                if isinstance(entry, dict) and entry.get("symbol"):
+                    self._filters[str(entry["symbol"])] = SymbolFilters.from_symbol_info(entry)
+            filters = self._filters.setdefault(symbol, SymbolFilters())
+        return filters
+
+    async def _average_price(self, symbol: str) -> Decimal | None:
+        """``GET /api/v3/avgPrice`` (weight 2), kept for :data:`AVERAGE_PRICE_TTL_S`."""
+        now = time.monotonic()
+        cached = self._average_prices.get(symbol)
+        if cached is not None and now - cached[0] < AVERAGE_PRICE_TTL_S:
+            return cached[1]
+        reply = await self._rest.call(self._rest.client.get_avg_price, weight=2, symbol=symbol)
+        price = Decimal(str(reply.get("price", "0")))
+        self._average_prices[symbol] = (now, price)
+        return price if price > 0 else None
 
     async def cancel(self, order: Order, venue_order_id: str) -> None:
         """``DELETE /api/v3/order`` (goes even near the rate limit: it reduces risk)."""
@@ -128,6 +194,10 @@ class BinanceOrderClient:
         """``GET /api/v3/openOrders`` for every symbol (weight 80)."""
         client = self._rest.client
         replies = await self._rest.call(client.get_open_orders, weight=80, signed=True)
+        counts: dict[str, int] = {}
+        for reply in replies:
+            counts[str(reply["symbol"])] = counts.get(str(reply["symbol"]), 0) + 1
+        self._open_estimate = counts
         return [await self._state(reply) for reply in replies]
 
     async def balances(self) -> list[Balance]:
@@ -197,27 +267,37 @@ def _fill(instrument: Instrument, client_order_id: str, trade: dict[str, Any]) -
     price_raw = decimal_to_raw(str(trade["price"]), instrument.price_precision)
     quantity_raw = decimal_to_raw(str(trade["qty"]), instrument.size_precision)
     maker = bool(trade.get("isMaker"))
+    fee_raw, fee_base_raw = _fee_raw(instrument, trade, price_raw, quantity_raw, maker)
+    asset = str(trade.get("commissionAsset") or "")
     return VenueFill(
         trade_id=str(trade["id"]),
         client_order_id=client_order_id,
         price_raw=price_raw,
         quantity_raw=quantity_raw,
-        fee_raw=_fee_raw(instrument, trade, price_raw * quantity_raw, maker),
+        fee_raw=fee_raw,
         liquidity="maker" if maker else "taker",
         ts=int(trade["time"]) * NS_PER_MS,
+        fee_base_raw=fee_base_raw,
+        fee_asset="" if asset == instrument.quote_currency else asset,
+        fee_charged=str(trade.get("commission", "0")),
     )
 
 
-def _fee_raw(instrument: Instrument, trade: dict[str, Any], notional_raw: int, maker: bool) -> int:
-    """The commission in quote currency at the notional scale, rounded up (see module doc)."""
+def _fee_raw(
+    instrument: Instrument, trade: dict[str, Any], price_raw: int, quantity_raw: int, maker: bool
+) -> tuple[int, int]:
+    """(the fee valued in the quote currency at the notional scale, the fee withheld in the base
+    asset at the size scale); see the module docstring."""
     scale = instrument.price_precision + instrument.size_precision
     commission = Decimal(str(trade.get("commission", "0")))
     asset = str(trade.get("commissionAsset") or "")
     if asset == instrument.quote_currency:
-        quote = commission
-    elif asset == instrument.base_currency:
-        quote = commission * Decimal(str(trade["price"]))
-    else:
-        rate = instrument.maker_fee if maker else instrument.taker_fee
-        return FeeRate(rate).fee_raw(notional_raw)
-    return int(quote.scaleb(scale).to_integral_value(ROUND_CEILING))
+        return int(commission.scaleb(scale).to_integral_value(ROUND_CEILING)), 0
+    if asset == instrument.base_currency:
+        # Never less than Binance withheld: a position must not claim a unit the account lacks.
+        fee_base_raw = int(
+            commission.scaleb(instrument.size_precision).to_integral_value(ROUND_CEILING)
+        )
+        return price_raw * fee_base_raw, fee_base_raw
+    rate = (instrument.maker_fee if maker else instrument.taker_fee) * BNB_DISCOUNT
+    return FeeRate(rate).fee_raw(price_raw * quantity_raw), 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +19,18 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from engine.backoff import Backoff, retry
 from engine.config.secrets import Secret
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.instrument import Instrument
-from engine.venues.base import FeedHealth, FeedSink, FeedState, VenueRejected, VenueUnavailable
+from engine.venues.base import (
+    FeedHealth,
+    FeedSink,
+    FeedState,
+    VenueRejected,
+    VenueUnavailable,
+    retry_after_of,
+)
 from engine.venues.kiwoom import wire
 from engine.venues.kiwoom.realtime import InstrumentStream, RealtimeParser
 from engine.venues.kiwoom.rest import KiwoomRest
@@ -32,9 +40,11 @@ from engine.venues.kiwoom.rules import (
     PriceLimits,
     daily_limits,
     krx_instrument,
+    segment_of,
+    sell_tax_for,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("stom.venues.kiwoom")
 
 
 class LoginRefused(Exception):
@@ -45,6 +55,8 @@ class KiwoomFeed:
     """Trades and ten-level books of KRX stocks from Kiwoom's realtime WebSocket."""
 
     venue = VENUE
+    book_depth = 10
+    """``0D`` carries ten levels per side."""
 
     def __init__(
         self,
@@ -59,23 +71,30 @@ class KiwoomFeed:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         rest: KiwoomRest | None = None,
+        sell_tax: Mapping[str, str] | None = None,
     ) -> None:
+        """``sell_tax``: configured flat rates by market overriding the built-in schedule
+        (``[venues.kiwoom] sell_tax``)."""
         self._clock = clock or LiveClock()
+        self._sell_tax = dict(sell_tax or {})
         self._ws_url = ws_url
         self._rest = rest or KiwoomRest(rest_url, app_key, secret_key, clock=self._clock)
         self._commission = commission
         self._idle_timeout_s = idle_timeout_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
-        self.health = FeedHealth(venue=VENUE)
+        self.health = FeedHealth(venue=VENUE, adapter="kiwoom")
         self.limits: dict[str, PriceLimits] = {}
         """Daily price band per instrument id, from ``ka10001`` (for display and risk)."""
         self._connection: ClientConnection | None = None
+        self._parser: RealtimeParser | None = None
+        self._sink: FeedSink | None = None
 
     # --- instruments ---------------------------------------------------------------------------
 
     async def load_instruments(self, symbols: list[str]) -> list[Instrument]:
-        """Rules for ``symbols`` (``005930`` or ``005930.KRX``) from ``ka10001``."""
+        """Rules for ``symbols`` (``005930`` or ``005930.KRX``) from ``ka10001`` and, for the
+        market (its tick grid and tax), ``ka10100``."""
         instruments = []
         for symbol in symbols:
             code = _code_of(symbol)
@@ -86,20 +105,32 @@ class KiwoomFeed:
             )
             answer = info[0]
             name = str(answer.get("stk_nm") or code)
-            instrument = krx_instrument(code, name, commission=Decimal(self._commission))
+            # The market (ETF, ETN, ELW or a stock market) sets the tick grid and the sell tax.
+            listing = await self._retrying(
+                lambda code=code: self._rest.post(
+                    wire.STOCK_INFO_PATH, wire.STOCK_LOOKUP, {"stk_cd": code}
+                )
+            )
+            instrument = krx_instrument(
+                code,
+                name,
+                commission=Decimal(self._commission),
+                segment=(segment := segment_of(listing[0])),
+                sell_tax=sell_tax_for(segment, self._sell_tax),
+            )
             self.limits[str(instrument.id)] = _limits_of(answer)
             instruments.append(instrument)
         return instruments
 
     async def _retrying(self, call: Any, attempts: int = 5) -> Any:
-        for attempt in range(attempts):
-            try:
-                return await call()
-            except VenueUnavailable as exc:
-                if attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(exc.retry_after_s)
-        raise AssertionError("unreachable")  # pragma: no cover
+        # Waits only what the venue asks (its Retry-After): a bounded request retry.
+        return await retry(
+            call,
+            attempts=attempts,
+            backoff=Backoff(0, 0),
+            retryable=(VenueUnavailable,),
+            retry_after=retry_after_of,
+        )
 
     # --- streaming -----------------------------------------------------------------------------
 
@@ -113,27 +144,26 @@ class KiwoomFeed:
         }
         health = self.health
         parser = RealtimeParser(streams, self._clock.now_ns, self._on_resync)
-        backoff = self._backoff_initial_s
+        self._parser, self._sink = parser, sink
+        backoff = Backoff(self._backoff_initial_s, self._backoff_max_s)
         parser.reset(sink.batch)
         try:
             while True:
                 health.state = FeedState.CONNECTING
                 try:
                     await self._session(list(streams), parser, sink)
-                    backoff = self._backoff_initial_s
+                    backoff.reset()
                 except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                    health.last_error = f"connection: {type(exc).__name__}: {exc}"
+                    health.went_down(f"connection: {type(exc).__name__}: {exc}")
                 except (LoginRefused, VenueRejected, VenueUnavailable) as exc:
-                    health.last_error = f"login: {exc}"
+                    health.went_down(f"login: {exc}")
                 # Whatever happened while down is unknown: clear the books now, not at reconnect.
                 health.state = FeedState.DOWN
                 parser.reset(sink.batch)
                 sink.wake()
                 health.gaps = parser.gaps
-                health.reconnects += 1
-                delay = backoff * (0.5 + random.random())  # jitter: reconnects never align
-                backoff = min(self._backoff_max_s, backoff * 2)
-                log.info("kiwoom feed down (%s); reconnecting in %.2f s", health.last_error, delay)
+                delay = backoff.next_delay()  # full jitter: reconnects never align
+                log.info("KRX feed: reconnecting in %.2f s", delay)
                 await asyncio.sleep(delay)
         finally:
             health.state = FeedState.DOWN
@@ -157,7 +187,7 @@ class KiwoomFeed:
                     ack = wire.FRAME_DECODER.decode(await connection.recv())
                 if ack.trnm != "LOGIN" or ack.return_code != wire.OK:
                     raise LoginRefused(f"{ack.trnm} {ack.return_code}: {ack.return_msg}")
-                health.connects += 1
+                health.connected()
                 await connection.send(_register(codes))
                 await self._receive(connection, parser, sink)
             finally:
@@ -183,17 +213,26 @@ class KiwoomFeed:
     ) -> str | bytes | None:
         """Handle one frame; returns what must be sent back (the PING echo), if anything."""
         health = self.health
-        health.last_message_ns = self._clock.now_ns()
+        health.last_message_ns = now = self._clock.now_ns()
         try:
             frame = wire.FRAME_DECODER.decode(raw)
             if frame.trnm == "REAL":
                 if parser.parse(frame, sink.batch):
                     sink.wake()
-                health.gaps = parser.gaps
+                if parser.venue_ns:
+                    health.clock.observe(parser.venue_ns, now)
+                if parser.gaps != health.gaps:
+                    health.gaps = parser.gaps
+                    health.incident(logging.WARNING, "trades were missed (FID 13 jumped): "
+                                    "the book is rebuilt from the next 0D")  # fmt: skip
                 return None
         except (msgspec.DecodeError, KeyError, ValueError, TypeError) as exc:
-            health.malformed += 1
-            health.last_error = f"malformed frame skipped: {type(exc).__name__}"
+            why = (
+                f"missing FID {exc}"
+                if isinstance(exc, KeyError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            health.malformed_frame(why, raw)
             return None
         if frame.trnm == "PING":
             return raw  # echo the identical message
@@ -205,6 +244,16 @@ class KiwoomFeed:
         elif frame.trnm == "SYSTEM":
             log.info("kiwoom system notice: %s", frame.return_msg)
         return None
+
+    def resync_book(self, instrument_id: str) -> None:
+        """The engine found this book crossed: the next ``0D`` (a full ten-level snapshot)
+        rebuilds it; until then it is resyncing."""
+        parser, sink = self._parser, self._sink
+        stream = parser.streams.get(instrument_id.rpartition(".")[0]) if parser else None
+        if parser is None or sink is None or stream is None:
+            return
+        parser.resync(stream, sink.batch)
+        sink.wake()
 
     def _on_resync(self, stream: InstrumentStream, started: bool) -> None:
         health = self.health

@@ -26,12 +26,14 @@ from collections import deque
 from typing import Any
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from engine.domain.clock import Clock, LiveClock
 from engine.venues.kiwoom import wire
 from engine.venues.kiwoom.loopback_exchange import Desk, DeskRefusal
 from engine.venues.kiwoom.loopback_market import LoopbackMarket
+from engine.venues.kiwoom.loopback_private import REAL_ORDER, OrderEvents
+from engine.venues.kiwoom.loopback_realtime import RealtimeClients
 from engine.venues.kiwoom.loopback_routes import AccountRoutes
 
 log = logging.getLogger(__name__)
@@ -39,18 +41,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SYMBOLS = ("005930", "000660", "035720")
 _ENCODE = msgspec.json.encode
 _DECODE = msgspec.json.Decoder(dict[str, Any])
-
-
-class _Client:
-    """One realtime connection and what it registered."""
-
-    __slots__ = ("items", "pinged", "socket", "types")
-
-    def __init__(self, socket: web.WebSocketResponse) -> None:
-        self.socket = socket
-        self.items: set[str] = set()
-        self.types: set[str] = set()
-        self.pinged = False
 
 
 class KiwoomLoopback:
@@ -73,7 +63,10 @@ class KiwoomLoopback:
         requests_per_second: float | None = None,
         cash: int = 100_000_000,
         holdings: dict[str, int] | None = None,
+        segments: dict[str, str] | None = None,
     ) -> None:
+        """``segments``: the market ``ka10100`` reports per code (``ETF``, ``ETN``, ``ELW``,
+        ``KOSDAQ``, ``KONEX``; absent: ``KOSPI``), which sets its tick grid and sell tax."""
         self._clock = clock or LiveClock()
         self._app_key = api_key
         self._secret = api_secret
@@ -88,10 +81,17 @@ class KiwoomLoopback:
         # HHMMSS in KST, so a made-up session time would look hours stale).
         self._start_ns = now
         self.market = LoopbackMarket(list(symbols), seed=seed, rate=rate, start_ns=self._start_ns)
-        self.desk = Desk(cash, holdings if holdings is not None else {s: 1000 for s in symbols})
+        self.desk = Desk(
+            cash,
+            holdings if holdings is not None else {s: 1000 for s in symbols},
+            segments=segments,
+            now_ns=self._clock.now_ns,
+        )
         self._routes = AccountRoutes(self)
+        self.order_events = OrderEvents(self.desk, lambda code: self.market.by_code[code].name)
+        """``00`` (주문체결): the account's order events, from the desk (loopback_private)."""
         self._tokens: dict[str, int] = {}
-        self._clients: list[_Client] = []
+        self._realtime_clients = RealtimeClients(lambda token: self._authorized(f"Bearer {token}"))
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started_mono = 0.0
@@ -146,9 +146,7 @@ class KiwoomLoopback:
 
     async def drop_connections(self) -> None:
         """Close every realtime connection from the server side."""
-        for client in list(self._clients):
-            with contextlib.suppress(Exception):
-                await client.socket.close()
+        await self._realtime_clients.close_all()
 
     def skip_trades(self, code: str, count: int = 1) -> None:
         """Lose the next ``count`` trades of ``code`` on the wire (cumulative volume goes on)."""
@@ -168,7 +166,7 @@ class KiwoomLoopback:
             "trnm": "REAL",
             "data": [{"type": "0B", "item": "005930", "values": {"10": "abc", "20": "x"}}],
         }
-        for client in list(self._clients):
+        for client in list(self._realtime_clients):
             with contextlib.suppress(Exception):
                 await client.socket.send_str('{"trnm":"REAL","data":[{')
                 await client.socket.send_str(_ENCODE(bad_value).decode())
@@ -227,6 +225,7 @@ class KiwoomLoopback:
             answer, next_key = handler(body, request.headers.get("next-key"))
         except DeskRefusal as refusal:
             answer, next_key = {"return_code": wire.ORDER_REFUSED, "return_msg": str(refusal)}, None
+        await self.push_order_events()  # the 00 events this request caused, before its reply
         answer.setdefault("return_code", 0)
         answer.setdefault("return_msg", "정상적으로 처리되었습니다")
         return self._answer(200, answer, api_id, next_key)
@@ -306,59 +305,15 @@ class KiwoomLoopback:
 
     # --- realtime ------------------------------------------------------------------------------
 
-    async def _realtime(self, request: web.Request) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(autoping=True, timeout=1.0)
-        await socket.prepare(request)
-        client = _Client(socket)
-        try:
-            first = await socket.receive(timeout=30)
-            login = _frame(first)
-            token = str(login.get("token", "")) if login else ""
-            if not login or login.get("trnm") != "LOGIN" or not self._authorized(f"Bearer {token}"):
-                await socket.send_str(
-                    _ENCODE(
-                        {"trnm": "LOGIN", "return_code": 100013, "return_msg": "인증 실패"}
-                    ).decode()
-                )
-                return socket
-            await socket.send_str(
-                _ENCODE({"trnm": "LOGIN", "return_code": 0, "return_msg": ""}).decode()
-            )
-            self._clients.append(client)
-            async for message in socket:
-                frame = _frame(message)
-                if frame is None:
-                    continue
-                await self._on_client_frame(client, frame)
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            if client in self._clients:
-                self._clients.remove(client)
-        return socket
+    async def _realtime(self, request: web.Request) -> web.StreamResponse:
+        if time.monotonic() < self.order_events.refused_until:
+            return web.Response(status=503, text="Service Unavailable")  # an injected outage
+        return await self._realtime_clients.serve(request, self._on_registered)
 
-    async def _on_client_frame(self, client: _Client, frame: dict[str, Any]) -> None:
-        trnm = frame.get("trnm")
-        if trnm == "PING":
-            client.pinged = False
-        elif trnm in ("REG", "REMOVE"):
-            if frame.get("refresh") == "0" and trnm == "REG":
-                client.items.clear()
-                client.types.clear()
-            for entry in frame.get("data") or []:
-                items = set(entry.get("item") or [])
-                types = set(entry.get("type") or [])
-                if trnm == "REG":
-                    client.items |= items
-                    client.types |= types
-                else:
-                    client.items -= items
-            await client.socket.send_str(
-                _ENCODE({"trnm": trnm, "return_code": 0, "return_msg": ""}).decode()
-            )
-            for code in client.items:  # a fresh registration gets the current book at once
-                if code in self.market.by_code and code not in self._held_books:
-                    self.market.by_code[code].book_changed = True
+    def _on_registered(self, code: str) -> None:
+        """A fresh registration gets the current book of ``code`` at once."""
+        if code in self.market.by_code and code not in self._held_books:
+            self.market.by_code[code].book_changed = True
 
     async def _drive(self) -> None:
         while True:
@@ -382,37 +337,31 @@ class KiwoomLoopback:
                     continue
                 sent.append(item)
             await self._broadcast(sent)
+            await self.push_order_events()
+
+    async def push_order_events(self) -> None:
+        """Send the desk's new order events to every connection that registered ``00``."""
+        items = self.order_events.collect()
+        if not items:
+            return
+        for client in list(self._realtime_clients):
+            mine = [item for item in items if item["type"] in client.types]
+            if mine and await client.send_real(mine):
+                self.order_events.sent += sum(i["type"] == REAL_ORDER for i in mine)
 
     async def _broadcast(self, items: list[wire.RealItem]) -> None:
         if not items:
             return
-        for client in list(self._clients):
+        for client in list(self._realtime_clients):
             mine = [i for i in items if i.item in client.items and i.type in client.types]
             if mine:
-                payload = _ENCODE({"trnm": "REAL", "data": mine}).decode()
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await client.socket.send_str(payload)
+                await client.send_real(mine)
 
     async def _ping(self) -> None:
         """PING every interval; a client that did not echo the previous one is disconnected."""
         while True:
             await asyncio.sleep(self._ping_interval_s)
-            for client in list(self._clients):
-                if client.pinged:
-                    await client.socket.close(message=b"PING not echoed")
-                    continue
-                client.pinged = True
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await client.socket.send_str('{"trnm":"PING"}')
-
-
-def _frame(message: Any) -> dict[str, Any] | None:
-    if message.type != WSMsgType.TEXT:
-        return None
-    try:
-        return _DECODE.decode(message.data)
-    except msgspec.DecodeError:
-        return None
+            await self._realtime_clients.ping()
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 """The loopback server's order desk: one account, its orders, matching and refusals.
 
-Orders are checked as the venue checks them (quantity, KRX tick grid, the day's ±30 % band, buying
+Orders are checked as the venue checks them (quantity, the tick grid of the stock's market: ETFs
+and ETNs have their own, the day's ±30 % band, buying
 power, sellable shares) and refused with ``return_code`` 20 and a ``[2000](code:text)`` message.
 An accepted order first takes the visible opposite levels it crosses (partial fills happen when it
 wants more than they hold); the rest rests (limit) or is cancelled (market, IOC; FOK all or none),
@@ -9,18 +10,18 @@ and a resting order fills as the simulator's trades print through its price.
 
 from __future__ import annotations
 
+import time as wall_time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.domain.market_data import ASK, BID
 from engine.venues.kiwoom import wire
 from engine.venues.kiwoom.loopback_market import StockState
-from engine.venues.kiwoom.rules import KRX_TICKS
+from engine.venues.kiwoom.rules import sell_tax_for, ticks_for
 
 COMMISSION_PER_100K = 15
 """0.015 % commission, truncated to the won (the broker's rounding is not published)."""
-TAX_PER_10K = 20
-"""0.20 % securities transaction tax on sells."""
 
 _MARKET = {wire.TRDE_MARKET, wire.TRDE_MARKET_IOC, wire.TRDE_MARKET_FOK}
 _IOC = {wire.TRDE_LIMIT_IOC, wire.TRDE_MARKET_IOC, wire.TRDE_MARKET}
@@ -67,12 +68,25 @@ class DeskOrder:
 class Desk:
     """Cash, holdings and orders of the loopback's one account."""
 
-    def __init__(self, cash: int, holdings: dict[str, int]) -> None:
+    def __init__(
+        self,
+        cash: int,
+        holdings: dict[str, int],
+        *,
+        segments: dict[str, str] | None = None,
+        now_ns: Callable[[], int] = wall_time.time_ns,
+    ) -> None:
         self.cash = cash
         self.holdings = dict(holdings)
+        self.segments = dict(segments or {})
+        """Market of each code as ``ka10100`` reports it (absent: KOSPI): its tick grid and tax."""
+        self._now_ns = now_ns
         self.average_price: dict[str, int] = {}
         self.orders: dict[str, DeskOrder] = {}
         self._next_number = 1
+
+    def segment(self, code: str) -> str:
+        return self.segments.get(code, "KOSPI")
 
     # --- balances ------------------------------------------------------------------------------
 
@@ -108,9 +122,10 @@ class Desk:
             price = limits.upper if buy else limits.lower
         else:
             price = _int(body.get("ord_uv"))
-            if not KRX_TICKS.is_on_grid(price):
+            ticks = ticks_for(self.segment(stock.code))
+            if not ticks.is_on_grid(price):
                 raise DeskRefusal(
-                    wire.DESK_TICK_SIZE, f"호가단위({KRX_TICKS.tick_at(price)}원)가 맞지 않습니다"
+                    wire.DESK_TICK_SIZE, f"호가단위({ticks.tick_at(price)}원)가 맞지 않습니다"
                 )
             if not limits.contains(price):
                 raise DeskRefusal(
@@ -178,7 +193,8 @@ class Desk:
     def _fill(self, order: DeskOrder, price: int, quantity: int, time: str) -> int:
         notional = price * quantity
         commission = notional * COMMISSION_PER_100K // 100_000
-        tax = 0 if order.buy else notional * TAX_PER_10K // 10_000
+        sell_tax = None if order.buy else sell_tax_for(self.segment(order.code))
+        tax = 0 if sell_tax is None else sell_tax.tax_raw(notional, self._now_ns(), 0)
         order.remaining -= quantity
         order.executions.append(Execution(price, quantity, order.remaining, commission, tax, time))
         held = self.holdings.get(order.code, 0)

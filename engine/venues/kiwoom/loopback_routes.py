@@ -8,27 +8,46 @@ the venue signs them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engine.venues.kiwoom import wire
-from engine.venues.kiwoom.loopback_exchange import DeskOrder, DeskRefusal
-from engine.venues.kiwoom.loopback_market import StockState, signed_price
-
-if TYPE_CHECKING:
-    from engine.venues.kiwoom.loopback import KiwoomLoopback
+from engine.venues.kiwoom.loopback_exchange import Desk, DeskOrder, DeskRefusal
+from engine.venues.kiwoom.loopback_market import LoopbackMarket, StockState, signed_price
 
 Answer = tuple[dict[str, Any], str | None]
 Handler = Callable[[dict[str, Any], str | None], Answer]
 PAGE_ROWS = 20
+_MARKETS = {
+    "KOSPI": ("0", "거래소"),
+    "KOSDAQ": ("10", "코스닥"),
+    "KONEX": ("50", "코넥스"),
+    "ETF": ("8", "ETF"),
+    "ETN": ("60", "ETN"),
+    "ELW": ("3", "ELW"),
+}
+"""``ka10100``'s ``marketCode`` / ``marketName`` per market."""
+
+
+class RoutesServer(Protocol):
+    """What the handlers use of the server (:class:`~engine.venues.kiwoom.loopback.KiwoomLoopback`),
+    named here so that this module need not import the server that imports it."""
+
+    market: LoopbackMarket
+    desk: Desk
+
+    def session_time(self) -> str:
+        """``HHMMSS`` of the simulated session clock, for order and execution rows."""
+        ...
 
 
 class AccountRoutes:
     """Handlers bound to one loopback server (its market, desk and clock)."""
 
-    def __init__(self, server: KiwoomLoopback) -> None:
+    def __init__(self, server: RoutesServer) -> None:
         self._server = server
         self._table: dict[tuple[str, str], Handler] = {
             (wire.STOCK_INFO_PATH, wire.STOCK_INFO): self._stock_info,
+            (wire.STOCK_INFO_PATH, wire.STOCK_LOOKUP): self._stock_lookup,
             (wire.STOCK_INFO_PATH, wire.TRADE_INFO): self._trade_info,
             (wire.CHART_PATH, wire.MINUTE_CHART): self._minute_chart,
             (wire.ORDER_PATH, wire.BUY): lambda body, _: self._order(body, buy=True),
@@ -68,6 +87,29 @@ class AccountRoutes:
             "open_pric": signed_price(stock.open_price, base),
             "high_pric": signed_price(stock.high_price, base),
             "low_pric": signed_price(stock.low_price, base),
+        }, None
+
+    def _stock_lookup(self, body: dict[str, Any], _: str | None) -> Answer:
+        """``ka10100`` 종목정보 조회: the stock's listing, with its market (``marketCode`` as in
+        ``ka10099``'s ``mrkt_tp``, ``marketName``)."""
+        stock = self._stock(body)
+        segment = self._server.desk.segment(stock.code)
+        code, name = _MARKETS[segment]
+        return {
+            "code": stock.code,
+            "name": stock.name,
+            "listCount": "0000000100000000",
+            "auditInfo": "정상",
+            "regDay": "19750611",
+            "lastPrice": str(stock.limits.base),
+            "state": "증거금20%|담보대출|신용가능",
+            "marketCode": code,
+            "marketName": name,
+            "upName": "",
+            "upSizeName": "",
+            "companyClassName": "",
+            "orderWarning": "0",
+            "nxtEnable": "Y",
         }, None
 
     def _trade_info(self, body: dict[str, Any], _: str | None) -> Answer:

@@ -41,7 +41,15 @@ class InstrumentStream:
 class RealtimeParser:
     """Frames in, normalized events out; counts gaps. One instance per feed connection set."""
 
-    __slots__ = ("_clock_ns", "_day_end", "_day_start", "gaps", "on_resync", "streams")
+    __slots__ = (
+        "_clock_ns",
+        "_day_end",
+        "_day_start",
+        "gaps",
+        "on_resync",
+        "streams",
+        "venue_ns",
+    )
 
     def __init__(
         self,
@@ -57,12 +65,18 @@ class RealtimeParser:
         self.gaps = 0
         self.on_resync = on_resync
         """Called with ``(stream, started)`` when an instrument starts or ends resyncing."""
+        self.venue_ns = 0
+        """Venue time (FID 20/21, whole seconds) of the last event parsed: the venue's clock."""
 
     def reset(self, out: MarketBatch) -> None:
         """After a (re)connect: every book is cleared and waits for its first snapshot."""
         for stream in self.streams.values():
             stream.cum_volume = -1
             self._start_resync(stream, out)
+
+    def resync(self, stream: InstrumentStream, out: MarketBatch) -> None:
+        """Distrust one book (it arrived crossed): cleared now, rebuilt by the next ``0D``."""
+        self._start_resync(stream, out)
 
     def parse(self, frame: wire.Frame, out: MarketBatch) -> int:
         """Append the events of one decoded ``REAL`` frame; returns how many were appended."""
@@ -97,19 +111,14 @@ class RealtimeParser:
             self._start_resync(stream, out)
         stream.cum_volume = cum
         price = int(values["10"])
-        out.append(
-            TRADE,
-            stream.index,
-            ASK if signed < 0 else BID,
-            -price if price < 0 else price,
-            volume,
-            day + wire.hhmmss_ns(values["20"]),
-        )
+        ts = self.venue_ns = day + wire.hhmmss_ns(values["20"])
+        out.append(TRADE, stream.index, ASK if signed < 0 else BID, -price if price < 0 else price,
+                   volume, ts)  # fmt: skip
 
     def _book(
         self, stream: InstrumentStream, values: dict[str, str], day: int, out: MarketBatch
     ) -> None:
-        ts = day + wire.hhmmss_ns(values["21"])
+        ts = self.venue_ns = day + wire.hhmmss_ns(values["21"])
         index = stream.index
         asks = _levels(values, wire.ASK_PRICE_FIDS, wire.ASK_SIZE_FIDS)
         bids = _levels(values, wire.BID_PRICE_FIDS, wire.BID_SIZE_FIDS)

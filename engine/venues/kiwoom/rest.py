@@ -28,7 +28,7 @@ from engine.domain.clock import Clock, LiveClock
 from engine.venues.base import VenueRejected, VenueUnavailable
 from engine.venues.kiwoom import wire
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("stom.venues.kiwoom")
 
 _JSON = msgspec.json.Decoder(dict[str, Any])
 _ENCODE = msgspec.json.encode

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from collections.abc import Callable
 import msgspec
 import websockets
 
+from engine.backoff import Backoff
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.instrument import Instrument
 from engine.venues.base import FeedHealth, FeedSink, FeedState, VenueUnavailable
@@ -49,10 +49,9 @@ from engine.venues.upbit.wire import (
     decoder_for,
 )
 
-log = logging.getLogger(__name__)
-
 DEFAULT_REST_URL = "https://api.upbit.com/v1"
 DEFAULT_WS_URL = "wss://api.upbit.com/websocket/v1"
+NS_PER_MS = 1_000_000
 FORMATS = ("SIMPLE", "DEFAULT")
 
 
@@ -87,6 +86,7 @@ class UpbitFeed:
         self._instruments: dict[str, Instrument] = {}
         self._last_frame = time.monotonic()
         """Monotonic time of the last frame on the current connection (for the stall watchdog)."""
+        self._normalizer: UpbitNormalizer | None = None
 
     async def load_instruments(self, symbols: list[str]) -> list[Instrument]:
         """Rules from ``market/all``, ``ticker`` and ``orderbook/instruments`` (public REST)."""
@@ -125,7 +125,8 @@ class UpbitFeed:
         instruments = [self._instruments[symbol] for symbol in symbols]
         health = self.health
         normalizer = UpbitNormalizer(instruments, sink.index_of, health.resyncing.discard)
-        backoff = self.backoff_min_s
+        self._normalizer = normalizer
+        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
         while True:
             health.state = FeedState.CONNECTING
             health.resyncing.update(normalizer.unsync_all())
@@ -134,20 +135,30 @@ class UpbitFeed:
             health.state = FeedState.DOWN
             health.resyncing.update(normalizer.unsync_all())
             sink.wake()
-            backoff = self.backoff_min_s if delivered else min(backoff * 2, self.backoff_max_s)
+            if delivered:
+                backoff.reset()
             # Full jitter: many clients dropped at once do not come back in lockstep.
-            await asyncio.sleep(random.uniform(0, backoff) + self.backoff_min_s / 2)
+            await backoff.wait()
+
+    def resync_book(self, instrument_id: str) -> None:
+        """The engine found this book crossed: the next orderbook message (a full snapshot)
+        restates it; until then it is resyncing and its diffs are not applied."""
+        normalizer = self._normalizer
+        if normalizer is None or not normalizer.unsync(instrument_id):
+            return
+        self.health.resyncing.add(instrument_id)
+        if self.health.state is FeedState.LIVE:
+            self.health.state = FeedState.RESYNCING
 
     async def _load_with_retry(self, symbols: list[str]) -> None:
-        backoff = self.backoff_min_s
+        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
         while True:
             try:
                 await self.load_instruments(symbols)
                 return
             except VenueUnavailable as exc:
                 self.health.last_error = str(exc)
-                await asyncio.sleep(max(exc.retry_after_s, random.uniform(0, backoff)))
-                backoff = min(backoff * 2, self.backoff_max_s)
+                await backoff.wait(exc.retry_after_s)
 
     async def _connection(
         self, symbols: list[str], sink: FeedSink, normalizer: UpbitNormalizer
@@ -159,9 +170,7 @@ class UpbitFeed:
             async with websockets.connect(
                 self.ws_url, ping_interval=20, ping_timeout=20, max_size=2**22, open_timeout=10
             ) as socket:
-                health.connects += 1
-                if health.connects > 1:
-                    health.reconnects += 1
+                health.connected()
                 await socket.send(self.subscription(symbols).decode())
                 await socket.send("PING")
                 health.state = FeedState.RESYNCING
@@ -182,11 +191,15 @@ class UpbitFeed:
                     delivered = await self._receive(socket, sink, normalizer)
                 finally:
                     watchdog.cancel()
+                # The server closed the connection cleanly (an idle close, maintenance).
+                health.went_down(
+                    f"closed by the server (code {socket.close_code}"
+                    f"{f': {socket.close_reason}' if socket.close_reason else ''}); reconnecting"
+                )
         except asyncio.CancelledError:
             raise
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-            health.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("Upbit feed connection lost: %s", health.last_error)
+            health.went_down(f"connection lost: {type(exc).__name__}: {exc}")
         return delivered
 
     async def _receive(
@@ -219,19 +232,22 @@ class UpbitFeed:
         books = (Orderbook, SimpleOrderbook)
         live = FeedState.LIVE
         decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
+        venue_clock = health.clock
 
         def handle(frame: bytes | str) -> bool:
             self._last_frame = monotonic()
-            health.last_message_ns = now_ns()
+            health.last_message_ns = now = now_ns()
             try:
                 message = decode(frame)
-            except decode_errors:
-                self._other(frame)
+            except decode_errors as exc:
+                self._other(frame, exc)
                 return False
+            if message.timestamp:
+                venue_clock.observe(message.timestamp * NS_PER_MS, now)
             if type(message) in books:
-                appended = on_orderbook(message, sink.batch)  # type: ignore[arg-type]
+                appended = on_orderbook(message, sink.batch)
             else:
-                appended = on_trade(message, sink.batch)  # type: ignore[arg-type]
+                appended = on_trade(message, sink.batch)
             if appended:
                 if health.state is not live and not health.resyncing:
                     health.state = live
@@ -240,16 +256,14 @@ class UpbitFeed:
 
         return handle
 
-    def _other(self, frame: bytes | str) -> None:
+    def _other(self, frame: bytes | str, error: Exception) -> None:
         kind = classify_other(frame)
         if isinstance(kind, Keepalive):
             return
         if isinstance(kind, ServerError):
-            self.health.last_error = f"Upbit: {kind.name}: {kind.message}"
-            log.warning("%s", self.health.last_error)
+            self.health.incident(logging.WARNING, f"server error {kind.name}: {kind.message}")
             return
-        self.health.malformed += 1
-        log.warning("Upbit feed: skipped a malformed frame (%d so far)", self.health.malformed)
+        self.health.malformed_frame(str(error), frame)
 
     async def _watchdog(
         self, socket: websockets.ClientConnection, on_stall: Callable[[], None]
@@ -260,8 +274,9 @@ class UpbitFeed:
             silent = time.monotonic() - self._last_frame
             if silent >= self.stall_timeout_s:
                 self.health.gaps += 1
-                self.health.last_error = f"no data for {silent:.1f} s: reconnecting"
-                log.warning("Upbit feed: %s", self.health.last_error)
+                self.health.incident(
+                    logging.WARNING, f"stalled: no data for {silent:.1f} s; reconnecting"
+                )
                 on_stall()
                 # A stalled peer will not answer a closing handshake: cut the connection.
                 socket.transport.abort()

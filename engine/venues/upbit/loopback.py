@@ -9,7 +9,8 @@ market (:mod:`engine.venues.upbit.loopback_exchange`).
 
 Faults for tests and demos: :meth:`UpbitLoopback.drop_connections`, :meth:`inject_gap` (a silent
 stall: Upbit has no sequence numbers, so a stalled stream is its only kind of gap),
-:meth:`inject_malformed`, :meth:`inject_rate_limit`, :meth:`set_clock_skew`, :meth:`set_latency`.
+:meth:`inject_malformed`, :meth:`inject_crossed` (one crossed orderbook message),
+:meth:`inject_rate_limit`, :meth:`set_clock_skew`, :meth:`set_latency`.
 
 Run it alone: ``python -m engine.venues.upbit.loopback --port 8765 --symbols KRW-BTC,KRW-ETH``.
 """
@@ -34,6 +35,7 @@ from engine.venues.upbit.loopback_frames import (
     trade_message,
 )
 from engine.venues.upbit.loopback_market import LoopbackMarket, TradeRecord
+from engine.venues.upbit.loopback_private import PrivateHub
 from engine.venues.upbit.loopback_rest import UpbitRestApi
 from engine.venues.upbit.loopback_session import Session, parse_request
 
@@ -78,10 +80,15 @@ class UpbitLoopback(UpbitRestApi):
         self.latency_s = 0.0
         self.paused = False
         self.sessions: set[Session] = set()
+        self.private = PrivateHub(self.exchange, self._auth, self.now_ns)
+        """``/websocket/v1/private``: myOrder and myAsset from the exchange's state."""
         self.requests: dict[str, int] = {}
         """Requests received per path (tests check what reached the server)."""
+        self.request_lines: list[str] = []
+        """Every request received, ``METHOD /path?query`` in arrival order."""
         self._dirty: set[int] = set()
         self._malformed_pending = 0
+        self._crossed_pending: set[int] = set()
         self._runner: web.AppRunner | None = None
         self._pump_task: asyncio.Task[None] | None = None
 
@@ -101,6 +108,7 @@ class UpbitLoopback(UpbitRestApi):
         self.market.drain_prints()
         app = web.Application(middlewares=[self._middleware])
         self._routes(app)
+        app.router.add_get("/websocket/v1/private", self.private.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -117,6 +125,7 @@ class UpbitLoopback(UpbitRestApi):
                 await self._pump_task
         for session in list(self.sessions):
             session.abort()
+        self.private.drop()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -145,6 +154,13 @@ class UpbitLoopback(UpbitRestApi):
     def inject_malformed(self, count: int = 1) -> None:
         """The next ``count`` broadcasts start with a malformed frame on every connection."""
         self._malformed_pending += count
+
+    def inject_crossed(self, symbol: str) -> None:
+        """The next orderbook message of ``symbol`` is crossed (its best bid above its best
+        ask); the one after is the real book again, as after a glitch on the venue's side."""
+        position = self.market.position_of[symbol]
+        self._crossed_pending.add(position)
+        self._dirty.add(position)
 
     def inject_rate_limit(
         self, status: int = 429, count: int = 1, retry_after_s: float | None = None
@@ -212,7 +228,7 @@ class UpbitLoopback(UpbitRestApi):
             if session.trades_realtime:
                 for trade in prints:
                     if trade.position in session.trades:
-                        key = ("t", trade.sequential_id, fmt)
+                        key: tuple[Any, ...] = ("t", trade.sequential_id, fmt)
                         if key not in cache:
                             message = trade_message(self.market, trade, self.skew_ns, "REALTIME")
                             cache[key] = encode(message, fmt)
@@ -225,9 +241,12 @@ class UpbitLoopback(UpbitRestApi):
                             message = orderbook_message(
                                 self.market, position, depth, ts, "REALTIME"
                             )
+                            if position in self._crossed_pending:
+                                _cross(message)
                             cache[key] = encode(message, fmt)
                         frames.append(cache[key])
             await session.send_all(frames)
+        self._crossed_pending -= changed
 
     # --- WebSocket ----------------------------------------------------------------------------
 
@@ -277,6 +296,13 @@ class UpbitLoopback(UpbitRestApi):
                 message = trade_message(self.market, tape[-1], self.skew_ns, "SNAPSHOT")
                 frames.append(encode(message, session.wire_format))
         await session.send_all(frames)
+
+
+def _cross(message: dict[str, Any]) -> None:
+    """Make an orderbook message crossed: its best bid becomes its second-best ask."""
+    units = message["orderbook_units"]
+    if len(units) > 1:
+        units[0]["bid_price"] = units[1]["ask_price"]
 
 
 def main(argv: list[str] | None = None) -> None:

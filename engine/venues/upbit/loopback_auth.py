@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlencode
 
 import jwt
 
-from engine.venues.upbit.loopback_exchange import ExchangeError
+from engine.venues.upbit.loopback_orders import ExchangeError
 
 GROUP_LIMITS = {
     "order": 8,

@@ -12,63 +12,24 @@ simulator's prints trade through their price, so partial fills happen naturally.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from engine.domain.fees import FeeRate
 from engine.domain.fixed_point import PrecisionError, from_raw, to_raw
 from engine.domain.market_data import ASK, BID
-from engine.venues.upbit.loopback_frames import utc
 from engine.venues.upbit.loopback_market import LoopbackMarket, TradeRecord
+from engine.venues.upbit.loopback_orders import (
+    ExchangeError,
+    LoopOrder,
+    kst_text,
+    order_object,
+    text,
+)
 
-KST_ZONE = timezone(timedelta(hours=9))
 FEE = Decimal("0.0005")
 MIN_TOTAL = Decimal(5000)
-_FEE = FeeRate(FEE)
-
-
-class ExchangeError(Exception):
-    """An Upbit error reply: HTTP status and the ``error`` object."""
-
-    def __init__(self, status: int, name: str, message: str) -> None:
-        super().__init__(f"{status} {name}: {message}")
-        self.status = status
-        self.name = name
-        self.message = message
-
-
-def text(value: Decimal) -> str:
-    """Upbit's number strings: plain decimal text, no exponent, no trailing zeros."""
-    normalized = value.normalize()
-    return format(normalized, "f") if normalized != 0 else "0"
-
-
-@dataclass
-class LoopOrder:
-    uuid: str
-    identifier: str | None
-    position: int
-    market: str
-    side: str
-    ord_type: str
-    price_raw: int
-    """Limit price; for ``price`` orders the KRW total (raw at price precision)."""
-    volume_raw: int
-    time_in_force: str | None
-    created_ns: int
-    executed_raw: int = 0
-    state: str = "wait"
-    locked: Decimal = Decimal(0)
-    reserved_fee: Decimal = Decimal(0)
-    paid_fee: Decimal = Decimal(0)
-    funds: Decimal = Decimal(0)
-    trades: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def remaining_raw(self) -> int:
-        return self.volume_raw - self.executed_raw
 
 
 class LoopbackExchange:
@@ -81,10 +42,16 @@ class LoopbackExchange:
         self.orders: dict[str, LoopOrder] = {}
         self._by_identifier: dict[str, LoopOrder] = {}
         self.skew_ns = 0
+        self.fee_rate = FEE
+        """The account's fee rate, maker and taker (0.05 % on KRW markets; tests change it, as a
+        fee event or a BTC market would: the engine must book what ``paid_fee`` says)."""
+        self.observers: list[Callable[[LoopOrder, dict[str, Any] | None, int | None], None]] = []
+        """Told of every change of an order: placed and ended (trade None), each fill (its trade
+        and the match time): the private WebSocket serves them as ``myOrder``/``myAsset``."""
 
     # --- requests -----------------------------------------------------------------------------
 
-    def accounts(self) -> list[dict[str, str]]:
+    def accounts(self) -> list[dict[str, str | bool]]:
         return [
             {
                 "currency": currency,
@@ -130,6 +97,7 @@ class LoopbackExchange:
         if order.identifier:
             self._by_identifier[order.identifier] = order
         self._lock(order)
+        self._notify(order, None, None)
         reply = self.order_object(order, with_trades=False)  # placement always answers "wait"
         self._take(order, now_ns)
         if order.ord_type == "price":
@@ -231,7 +199,7 @@ class LoopbackExchange:
         if order.side == "ask":
             base = self.market.instruments[order.position].base_currency
             return self.market.size(order.position, order.volume_raw), base
-        return total + total * FEE, "KRW"
+        return total + total * self.fee_rate, "KRW"
 
     # --- money --------------------------------------------------------------------------------
 
@@ -239,17 +207,19 @@ class LoopbackExchange:
         total = self._total(order)
         amount, currency = self._needed(order, total)
         if order.side == "bid":
-            order.reserved_fee = total * FEE
+            order.reserved_fee = total * self.fee_rate
         order.locked = amount
         self.free[currency] -= amount
         self.locked[currency] = self.locked.get(currency, Decimal(0)) + amount
 
-    def _fill(self, order: LoopOrder, price_raw: int, size_raw: int, now_ns: int) -> None:
+    def _fill(
+        self, order: LoopOrder, price_raw: int, size_raw: int, now_ns: int, *, taker: bool
+    ) -> None:
         market = self.market
         instrument = market.instruments[order.position]
         scale = instrument.price_precision + instrument.size_precision
         funds = from_raw(price_raw * size_raw, scale)
-        fee = from_raw(_FEE.fee_raw(price_raw * size_raw), scale)
+        fee = from_raw(FeeRate(self.fee_rate).fee_raw(price_raw * size_raw), scale)
         base = instrument.base_currency
         self.free.setdefault(base, Decimal(0))
         self.locked.setdefault(base, Decimal(0))
@@ -271,11 +241,14 @@ class LoopbackExchange:
                 "price": text(market.price(order.position, price_raw)),
                 "volume": text(market.size(order.position, size_raw)),
                 "funds": text(funds),
-                "trend": "up" if order.side == "bid" else "down",
+                # The taker's side: "up" when a buyer took an ask (Upbit's FAQ: a trade is
+                # typed by the taking order).
+                "trend": "up" if (order.side == "bid") == taker else "down",
                 "created_at": self._kst(now_ns),
                 "side": order.side,
             }
         )
+        self._notify(order, order.trades[-1], now_ns)
 
     def _finish(self, order: LoopOrder, state: str) -> None:
         """Close an order and hand back what it still locks."""
@@ -286,7 +259,12 @@ class LoopbackExchange:
         self.locked[currency] -= order.locked
         self.free[currency] += order.locked
         order.locked = Decimal(0)
+        self._notify(order, None, None)
         self._publish_resting(order.position)
+
+    def _notify(self, order: LoopOrder, trade: dict[str, Any] | None, now_ns: int | None) -> None:
+        for observer in self.observers:
+            observer(order, trade, now_ns)
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -313,16 +291,20 @@ class LoopbackExchange:
             if fill <= 0:
                 break
             market.take(position, ASK if buying else BID, price, fill)
-            self._fill(order, price, fill, now_ns)
+            self._fill(order, price, fill, now_ns, taker=True)
             market.record_trade(position, now_ns, price, fill, BID if buying else ASK)
             if budget is not None:
-                budget -= market.price(position, price) * market.size(position, fill) * (1 + FEE)
+                budget -= (
+                    market.price(position, price)
+                    * market.size(position, fill)
+                    * (1 + self.fee_rate)
+                )
         if order.ord_type == "price":
             order.volume_raw = order.executed_raw  # a KRW-total order has no volume of its own
 
     def _affordable(self, order: LoopOrder, budget: Decimal, price_raw: int) -> int:
         instrument = self.market.instruments[order.position]
-        unit = self.market.price(order.position, price_raw) * (1 + FEE)
+        unit = self.market.price(order.position, price_raw) * (1 + self.fee_rate)
         return int(budget / unit * 10**instrument.size_precision)
 
     def on_trades(self, trades: list[TradeRecord], now_ns: int) -> None:
@@ -345,7 +327,7 @@ class LoopbackExchange:
                 if not crosses:
                     continue
                 fill = min(left, order.remaining_raw)
-                self._fill(order, order.price_raw, fill, now_ns)
+                self._fill(order, order.price_raw, fill, now_ns, taker=False)
                 left -= fill
                 if order.remaining_raw == 0:
                     self._finish(order, "done")
@@ -362,38 +344,8 @@ class LoopbackExchange:
     # --- replies ------------------------------------------------------------------------------
 
     def _kst(self, ts_ns: int) -> str:
-        return utc(ts_ns + self.skew_ns).astimezone(KST_ZONE).isoformat(timespec="seconds")
+        return kst_text(ts_ns + self.skew_ns)
 
     def order_object(self, order: LoopOrder, *, with_trades: bool) -> dict[str, Any]:
-        market = self.market
-        position = order.position
-        price = market.price(position, order.price_raw) if order.ord_type != "market" else None
-        volume = market.size(position, order.volume_raw) if order.ord_type != "price" else None
-        reply: dict[str, Any] = {
-            "uuid": order.uuid,
-            "side": order.side,
-            "ord_type": order.ord_type,
-            "price": None if price is None else text(price),
-            "state": order.state,
-            "market": order.market,
-            "created_at": self._kst(order.created_ns),
-            "volume": None if volume is None else text(volume),
-            "remaining_volume": None
-            if volume is None
-            else text(market.size(position, order.remaining_raw)),
-            "executed_volume": text(market.size(position, order.executed_raw)),
-            "reserved_fee": text(order.reserved_fee),
-            "remaining_fee": text(max(Decimal(0), order.reserved_fee - order.paid_fee)),
-            "paid_fee": text(order.paid_fee),
-            "locked": text(order.locked),
-            "prevented_volume": "0",
-            "prevented_locked": "0",
-            "trades_count": len(order.trades),
-        }
-        if order.time_in_force:
-            reply["time_in_force"] = order.time_in_force
-        if order.identifier is not None:
-            reply["identifier"] = order.identifier
-        if with_trades:
-            reply["trades"] = list(order.trades)
-        return reply
+        """``order`` as Upbit's order object (``GET /v1/order``; ``trades`` on request)."""
+        return order_object(order, self.market, self._kst(order.created_ns), with_trades)

@@ -50,15 +50,16 @@ SIMPLE_KEYS = {
 def encode(message: dict[str, Any], wire_format: str) -> bytes:
     """The frame bytes of a DEFAULT-keyed message in ``wire_format``."""
     if wire_format == "SIMPLE":
-        message = _simple(message)
+        message = abbreviated(message, SIMPLE_KEYS)
     return msgspec.json.encode(message)
 
 
-def _simple(value: Any) -> Any:
+def abbreviated(value: Any, keys: dict[str, str]) -> Any:
+    """``value`` with every dict key found in ``keys`` renamed (the SIMPLE format), at any depth."""
     if isinstance(value, dict):
-        return {SIMPLE_KEYS.get(key, key): _simple(item) for key, item in value.items()}
+        return {keys.get(key, key): abbreviated(item, keys) for key, item in value.items()}
     if isinstance(value, list):
-        return [_simple(item) for item in value]
+        return [abbreviated(item, keys) for item in value]
     return value
 
 

@@ -20,7 +20,7 @@ import msgspec
 from aiohttp import web
 
 from engine.venues.upbit.loopback_auth import JwtVerifier, RateLimited, RateWindows
-from engine.venues.upbit.loopback_exchange import ExchangeError, LoopbackExchange
+from engine.venues.upbit.loopback_exchange import LoopbackExchange
 from engine.venues.upbit.loopback_frames import (
     candles_reply,
     orderbook_message,
@@ -28,6 +28,7 @@ from engine.venues.upbit.loopback_frames import (
     ticker_reply,
 )
 from engine.venues.upbit.loopback_market import LoopbackMarket
+from engine.venues.upbit.loopback_orders import ExchangeError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
@@ -46,6 +47,7 @@ class UpbitRestApi:
     latency_s: float
     skew_ns: int
     requests: dict[str, int]
+    request_lines: list[str]
     _auth: JwtVerifier
     _dirty: set[int]
 
@@ -75,6 +77,7 @@ class UpbitRestApi:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests[request.path] = self.requests.get(request.path, 0) + 1
+        self.request_lines.append(f"{request.method} {request.path_qs}")
         response = await handler(request)
         response.headers["Date"] = formatdate(self.now_ns() / 1e9, usegmt=True)
         return response

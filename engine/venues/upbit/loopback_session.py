@@ -28,6 +28,9 @@ def server_error(name: str, message: str) -> bytes:
     return msgspec.json.encode({"error": {"name": name, "message": message}})
 
 
+WRONG_FORMAT = server_error("WRONG_FORMAT", "요청 형식이 올바르지 않습니다.")
+
+
 def _flag(item: dict[str, Any], snake: str, camel: str) -> bool:
     return bool(item.get(snake, item.get(camel, False)))
 
@@ -45,20 +48,29 @@ class Request:
     book_realtime: bool = True
 
 
-def parse_request(data: str, position_of: dict[str, int]) -> Request | bytes:
-    """The request, or the error frame to answer it with."""
+def request_items(data: str) -> list[Any] | bytes:
+    """The items after the ticket of a request (public or private endpoint), or the error frame
+    to answer with when it is not a JSON array that opens with a ticket object."""
     try:
         items = msgspec.json.decode(data)
     except msgspec.DecodeError:
-        return server_error("WRONG_FORMAT", "요청 형식이 올바르지 않습니다.")
+        return WRONG_FORMAT
     if not isinstance(items, list) or not items or not isinstance(items[0], dict):
-        return server_error("WRONG_FORMAT", "요청 형식이 올바르지 않습니다.")
+        return WRONG_FORMAT
     if "ticket" not in items[0]:
         return server_error("NO_TICKET", "ticket 필드가 없습니다.")
+    return items[1:]
+
+
+def parse_request(data: str, position_of: dict[str, int]) -> Request | bytes:
+    """The request, or the error frame to answer it with."""
+    items = request_items(data)
+    if isinstance(items, bytes):
+        return items
     request = Request()
-    for item in items[1:]:
+    for item in items:
         if not isinstance(item, dict):
-            return server_error("WRONG_FORMAT", "요청 형식이 올바르지 않습니다.")
+            return WRONG_FORMAT
         if "format" in item:
             if item["format"] not in FORMATS:
                 return server_error("INVALID_PARAM", f"지원하지 않는 format: {item['format']}")

@@ -76,6 +76,19 @@ class UpbitNormalizer:
             market.last_ts = 0
         return [market.instrument_id for market in self._markets.values()]
 
+    def unsync(self, instrument_id: str) -> bool:
+        """Distrust one market's book: its next snapshot restates it (BOOK_CLEAR + levels).
+
+        Every orderbook message is a full snapshot, so the fresh snapshot is simply the next
+        message. False when the instrument is not one of ours.
+        """
+        market = self._markets.get(instrument_id.rpartition(".")[0])
+        if market is None:
+            return False
+        market.synced = False
+        market.last_ts = 0
+        return True
+
     def on_trade(self, trade: AnyTrade, out: MarketBatch) -> bool:
         """Append one TRADE; False if the market is not one of ours."""
         market = self._markets.get(trade.code)

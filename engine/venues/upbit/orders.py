@@ -12,6 +12,10 @@ Order mapping:
 The client order id travels as ``identifier`` (unique per account forever), so an order whose
 placement reply was lost can be found again (``GET /v1/order?identifier=``).
 
+Fees are Upbit's own: each order's ``paid_fee`` is shared among its trades (which carry no fee of
+their own) in proportion to their value, never a rate applied here; maker or taker comes from each
+trade's ``trend`` (the taking side), not from timestamps.
+
 Upbit has no request timestamps to check (the JWT carries a nonce, not a time), so a venue clock
 that drifts cannot get requests rejected; the transport still measures the drift from ``Date``
 and fill times are moved onto the local clock with it.
@@ -21,15 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from engine.config.secrets import Secret
 from engine.domain.clock import Clock, LiveClock
-from engine.domain.fees import FeeRate
 from engine.domain.fixed_point import PrecisionError, to_raw
 from engine.domain.instrument import Instrument
-from engine.domain.orders import Order, OrderSide, OrderType, TimeInForce
+from engine.domain.orders import Liquidity, Order, OrderSide, OrderType, TimeInForce
 from engine.venues.base import (
     Balance,
     VenueFill,
@@ -192,18 +195,24 @@ class UpbitOrderClient:
             )
         size_precision = instrument.size_precision
         client_order_id = str(item.get("identifier") or "")
-        fee = FeeRate(instrument.taker_fee)
+        trades = list(item.get("trades") or ())
+        prices = [_raw(trade["price"], instrument.price_precision) for trade in trades]
+        quantities = [_raw(trade["volume"], size_precision) for trade in trades]
+        fees = _trade_fees(
+            instrument, item, [p * q for p, q in zip(prices, quantities, strict=True)]
+        )
+        side = str(item.get("side") or "")
         fills = tuple(
             VenueFill(
                 trade_id=str(trade["uuid"]),
                 client_order_id=client_order_id,
-                price_raw=(price := _raw(trade["price"], instrument.price_precision)),
-                quantity_raw=(quantity := _raw(trade["volume"], size_precision)),
-                fee_raw=fee.fee_raw(price * quantity),
-                liquidity="taker" if trade.get("created_at") == item.get("created_at") else "maker",
+                price_raw=price,
+                quantity_raw=quantity,
+                fee_raw=fee,
+                liquidity=_liquidity(side, trade),
                 ts=self._local_ns(str(trade.get("created_at", ""))),
             )
-            for trade in item.get("trades") or ()
+            for trade, price, quantity, fee in zip(trades, prices, quantities, fees, strict=True)
         )
         state = str(item["state"])
         return VenueOrderState(
@@ -223,6 +232,36 @@ class UpbitOrderClient:
         except ValueError:
             return self._clock.now_ns()
         return venue_ns - self._rest.clock_offset_ns
+
+
+def _trade_fees(instrument: Instrument, item: dict[str, Any], notionals: list[int]) -> list[int]:
+    """Each trade's share of the order's ``paid_fee`` (what Upbit charged; its trades carry no
+    fee of their own), in proportion to its value, at the notional scale.
+
+    Shares are cut at cumulative values, so they add up to ``paid_fee`` exactly and a trade's
+    share does not change when later trades join the order (its rate is the order's rate)."""
+    scale = instrument.price_precision + instrument.size_precision
+    paid = Decimal(str(item.get("paid_fee") or "0")).scaleb(scale)
+    total = sum(notionals)
+    if total <= 0 or paid <= 0:
+        return [0] * len(notionals)
+    fees: list[int] = []
+    cumulative = charged = 0
+    for notional in notionals:
+        cumulative += notional
+        upto = int((paid * cumulative / total).to_integral_value(ROUND_CEILING))
+        fees.append(upto - charged)
+        charged = upto
+    return fees
+
+
+def _liquidity(side: str, trade: dict[str, Any]) -> Liquidity:
+    """Maker or taker from the trade's ``trend``, the side of the order that took (``up``: a
+    buyer took an ask); unknown (no trend) counts as taker, the dearer assumption."""
+    trend = trade.get("trend")
+    if trend not in ("up", "down"):
+        return "taker"
+    return "taker" if (trend == "up") == (side == "bid") else "maker"
 
 
 def _raw(value: Any, precision: int) -> int:

@@ -26,6 +26,8 @@ class Trade(msgspec.Struct, tag_field="type", tag="trade"):
     trade_timestamp: int
     sequential_id: int = 0
     stream_type: str = "REALTIME"
+    timestamp: int = 0
+    """When the venue sent the message (ms; its clock: measured, never used for age)."""
 
 
 class OrderbookUnit(msgspec.Struct):
@@ -61,6 +63,7 @@ class SimpleTrade(
         "trade_timestamp": "ttms",
         "sequential_id": "sid",
         "stream_type": "st",
+        "timestamp": "tms",
     },
 ):
     code: str
@@ -70,6 +73,8 @@ class SimpleTrade(
     trade_timestamp: int
     sequential_id: int = 0
     stream_type: str = "REALTIME"
+    timestamp: int = 0
+    """When the venue sent the message (ms; its clock: measured, never used for age)."""
 
 
 class SimpleOrderbookUnit(

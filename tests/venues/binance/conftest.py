@@ -15,6 +15,7 @@ from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, TRADE
 from engine.venues.base import FeedSink, FeedState
 from engine.venues.binance import BinanceFeed, BinanceOrderClient
 from engine.venues.binance.loopback import BinanceLoopback
+from tests.support.trading_desk import serving
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 API_KEY = "test-binance-key-4f1c9a"
@@ -113,11 +114,8 @@ async def server() -> AsyncIterator[BinanceLoopback]:
         rate=400,
         balances={"USDT": "1000000", "BTC": "10", "ETH": "100"},
     )
-    await loopback.start()
-    try:
+    async with serving(loopback):
         yield loopback
-    finally:
-        await loopback.stop()
 
 
 @pytest.fixture

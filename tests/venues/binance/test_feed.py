@@ -20,11 +20,12 @@ async def test_instrument_rules_come_from_exchange_info(server: BinanceLoopback)
     btc, eth = await feed.load_instruments(SYMBOLS)
     assert str(btc.id) == "BTCUSDT.BINANCE"
     assert (btc.base_currency, btc.quote_currency) == ("BTC", "USDT")
-    # tickSize 0.01 and stepSize 0.00001: precisions 2 and 5, one raw unit each.
-    assert (btc.price_precision, btc.size_precision) == (2, 5)
-    assert btc.tick_table.tick_at(10_000_000) == 1 and btc.lot_size_raw == 1
+    # tickSize 0.01: price precision 2, one raw unit a tick. Sizes at baseAssetPrecision (8,
+    # what a balance holds after a commission in BTC); stepSize 0.00001 is the lot, 1000 raw.
+    assert (btc.price_precision, btc.size_precision) == (2, 8)
+    assert btc.tick_table.tick_at(10_000_000) == 1 and btc.lot_size_raw == 1000
     assert btc.min_notional == Decimal(5)
-    assert (eth.price_precision, eth.size_precision) == (2, 4)
+    assert (eth.price_precision, eth.size_precision, eth.lot_size_raw) == (2, 8, 10_000)
     with pytest.raises(InstrumentRulesError, match="DOGEUSDT"):
         await feed.load_instruments(["DOGEUSDT"])
     await feed.close()
@@ -41,7 +42,7 @@ async def test_trades_and_books_arrive_normalized(
     await running_feed.synced_with(server, "ETHUSDT")
     # Every trade we parsed is one the server printed, at the instrument's precisions.
     printed = {
-        (ASK if t.buyer_is_maker else BID, t.price // 10**6, t.qty // 10**3, t.time_ms * 10**6)
+        (ASK if t.buyer_is_maker else BID, t.price // 10**6, t.qty, t.time_ms * 10**6)
         for t in server.market.books["BTCUSDT"].trades
     }
     ours = mirror.trades[index]

@@ -19,11 +19,11 @@ async def test_candles_cover_the_servers_trades(server: BinanceLoopback) -> None
     assert candles["ts_open"].to_list() == sorted(candles["ts_open"].to_list())
     assert all(ts % NS_PER_MINUTE == 0 for ts in candles["ts_open"])
     trades = list(server.market.books["BTCUSDT"].trades)
-    # Prices at precision 2 (the server holds 8 decimals), sizes at precision 5.
+    # Prices at precision 2 (the server holds 8 decimals), sizes at BTC's precision 8.
     assert candles["high"].max() == max(t.price for t in trades) // 10**6
     assert candles["low"].min() == min(t.price for t in trades) // 10**6
     assert candles["trades"].sum() == len(trades)
-    assert candles["volume"].sum() == sum(t.qty for t in trades) // 10**3
+    assert candles["volume"].sum() == sum(t.qty for t in trades)
 
 
 async def test_recent_trades_match_the_server(server: BinanceLoopback) -> None:
@@ -33,7 +33,7 @@ async def test_recent_trades_match_the_server(server: BinanceLoopback) -> None:
     assert frame.height == len(expected) == 50
     assert frame["trade_id"].to_list() == [t.trade_id for t in expected]
     assert frame["price"].to_list() == [t.price // 10**6 for t in expected]
-    assert frame["size"].to_list() == [t.qty // 10**4 for t in expected]  # stepSize 0.0001
+    assert frame["size"].to_list() == [t.qty for t in expected]  # ETH's precision 8
     assert frame["side"].to_list() == [ASK if t.buyer_is_maker else BID for t in expected]
     assert frame["ts_event"].to_list() == [t.time_ms * 10**6 for t in expected]
 

@@ -68,16 +68,19 @@ async def test_limit_order_fills_partly_rests_and_cancels(
     state = await client.query(buy, venue_id)
     assert state.status is VenueOrderStatus.OPEN
     assert state.client_order_id == buy.client_order_id and state.venue_order_id == venue_id
-    assert state.filled_raw == to_raw(available, 5)
+    # Sizes at BTC's own precision (8), so a base-asset commission is exact.
+    assert state.filled_raw == to_raw(available, 8)
     assert [(f.price_raw, f.quantity_raw) for f in state.fills] == [
-        (to_raw(p, 2), to_raw(q, 5)) for p, q in asks[:3]
+        (to_raw(p, 2), to_raw(q, 8)) for p, q in asks[:3]
     ]
     assert all(f.liquidity == "taker" for f in state.fills)
-    # 0.1 % commission in BTC, valued in USDT at the fill price, at the notional scale (2 + 5).
+    # 0.1 % commission in BTC, rounded up to BTC's 8 places: booked in BTC (withheld from what
+    # the account holds), and valued in USDT at the fill price, exactly (notional scale 2 + 8).
     first = state.fills[0]
-    commission = (Decimal(asks[0][1]) * Decimal("0.001")).quantize(Decimal("1E-8"))
-    in_usdt = (commission * Decimal(asks[0][0])).scaleb(7)
-    assert first.fee_raw == int(in_usdt.to_integral_value(ROUND_CEILING))  # rounded up
+    commission = (Decimal(asks[0][1]) * Decimal("0.001")).quantize(Decimal("1E-8"), ROUND_CEILING)
+    assert (first.fee_asset, Decimal(first.fee_charged)) == ("BTC", commission)
+    assert first.fee_base_raw == to_raw(commission, 8)
+    assert first.fee_raw == first.price_raw * first.fee_base_raw
 
     listed = await client.open_orders()
     assert [o.venue_order_id for o in listed] == [venue_id]

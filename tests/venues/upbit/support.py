@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 from engine.domain.fixed_point import to_raw
@@ -13,11 +14,23 @@ from engine.domain.instrument import Instrument
 from engine.domain.market_data import BID, BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.domain.orders import Order, OrderSide, OrderSubmitted, OrderType, TimeInForce
 from engine.venues.base import FeedSink
+from engine.venues.upbit.feed import UpbitFeed
+from tests.support.trading_desk import cancel_all
 
 ACCESS_KEY = "test-access-key-7f3a9c"
 SECRET_KEY = "test-secret-key-do-not-leak-5be1d2c48a9f0e7d6c3b"
 SYMBOLS = ["KRW-BTC", "KRW-XRP"]
 _ids = itertools.count(1)
+
+
+@contextlib.asynccontextmanager
+async def running(feed: UpbitFeed, sink: FeedSink) -> AsyncIterator[asyncio.Task[None]]:
+    """``feed`` streaming :data:`SYMBOLS` into ``sink`` for the block."""
+    task = asyncio.create_task(feed.run(SYMBOLS, sink))
+    try:
+        yield task
+    finally:
+        await cancel_all([task])
 
 
 class BookModel:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -16,18 +13,14 @@ from engine.venues.base import FeedSink, FeedState
 from engine.venues.upbit import UpbitFeed
 from engine.venues.upbit.loopback import UpbitLoopback
 from engine.venues.upbit.rules import UnsupportedSymbol
-from tests.venues.upbit.support import SYMBOLS, BookModel, RecordingSink, raw_book, wait_for
-
-
-@contextlib.asynccontextmanager
-async def running(feed: UpbitFeed, sink: FeedSink) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(feed.run(SYMBOLS, sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+from tests.venues.upbit.support import (
+    SYMBOLS,
+    BookModel,
+    RecordingSink,
+    raw_book,
+    running,
+    wait_for,
+)
 
 
 def index_of(instrument_id: str) -> int:
