@@ -56,6 +56,7 @@ from stom_tui.widgets.check_list import CheckList
 from stom_tui.widgets.footer import KeyFooter
 from stom_tui.widgets.sortable_table import SortableTable, SortColumn, SortRow
 from stom_tui.widgets.status_mirror import StatusMirror
+from stom_tui.widgets.steady_input import SteadyInput
 
 COMMAND_TIMEOUT_S = 5.0
 
@@ -107,11 +108,11 @@ class BacktestScreen(Screen[None]):
                     yield Select[str]([], id="bt-strategy", compact=True, prompt="choose a file")
                 with Horizontal(classes="bt-row"):
                     yield Label("From / to", classes="bt-label")
-                    yield Input(placeholder="YYYY-MM-DD", id="bt-from", compact=True)
-                    yield Input(placeholder="YYYY-MM-DD", id="bt-to", compact=True)
+                    yield SteadyInput(placeholder="YYYY-MM-DD", id="bt-from", compact=True)
+                    yield SteadyInput(placeholder="YYYY-MM-DD", id="bt-to", compact=True)
                 with Horizontal(classes="bt-row"):
                     yield Label("Parameters", classes="bt-label")
-                    yield Input(placeholder="name=value …", id="bt-params", compact=True)
+                    yield SteadyInput(placeholder="name=value …", id="bt-params", compact=True)
                 yield Static("", id="bt-param-help")
                 yield Label("Instruments (space ticks one)", id="bt-instruments-label")
                 yield CheckList(id="bt-instruments", compact=True)

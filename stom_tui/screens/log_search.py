@@ -9,6 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
+from stom_tui.widgets.steady_input import SteadyInput
+
 
 class LogSearchScreen(ModalScreen[str | None]):
     """Enter searches the log for the text typed; Escape backs out."""
@@ -33,7 +35,7 @@ class LogSearchScreen(ModalScreen[str | None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        yield Input(self.text, placeholder="Search the log (Enter finds, Esc backs out)")
+        yield SteadyInput(self.text, placeholder="Search the log (Enter finds, Esc backs out)")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

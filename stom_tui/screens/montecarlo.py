@@ -25,6 +25,7 @@ from engine.protocol.research import MonteCarloProgress
 from stom_tui.screens.research import Request, ResearchScreen
 from stom_tui.widgets.footer import KeyFooter
 from stom_tui.widgets.status_mirror import StatusMirror
+from stom_tui.widgets.steady_input import SteadyInput
 
 METHODS = (("shuffle the order", "shuffle"), ("bootstrap (redraw)", "bootstrap"))
 STATE_WORDS = {"done": "finished"}
@@ -98,10 +99,12 @@ class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
                 yield Select[str]([], id="mc-result", compact=True, prompt="choose a result")
             with Horizontal(classes="rs-row"):
                 yield Label("Runs/seed", classes="rs-label")
-                yield Input("10000", id="mc-runs", compact=True, type="integer")
-                yield Input("0", id="mc-seed", compact=True, type="integer")
+                yield SteadyInput("10000", id="mc-runs", compact=True, type="integer")
+                yield SteadyInput("0", id="mc-seed", compact=True, type="integer")
                 yield Label("Ruin ≤", classes="rs-label")
-                yield Input("0.5", id="mc-ruin", compact=True, type="number", tooltip="of start")
+                yield SteadyInput(
+                    "0.5", id="mc-ruin", compact=True, type="number", tooltip="of start"
+                )
             with Horizontal(classes="rs-row"):
                 yield Label("Method", classes="rs-label")
                 yield Select(

@@ -29,6 +29,7 @@ from stom_tui.search_text import OBJECTIVES, format_params, parse_ranges
 from stom_tui.widgets.footer import KeyFooter
 from stom_tui.widgets.sortable_table import SortableTable, SortColumn, SortRow, SortValue
 from stom_tui.widgets.status_mirror import StatusMirror
+from stom_tui.widgets.steady_input import SteadyInput
 
 COMMAND_TIMEOUT_S = 5.0
 METHODS = (("genetic algorithm", "ga"), ("grid", "grid"), ("random", "random"))
@@ -98,13 +99,13 @@ class OptimizeScreen(Screen[None]):
                 )
             with Horizontal(classes="opt-row"):
                 yield Label("Trials / seed", classes="opt-label")
-                yield Input("100", id="opt-trials", compact=True, type="integer")
-                yield Input("0", id="opt-seed", compact=True, type="integer")
+                yield SteadyInput("100", id="opt-trials", compact=True, type="integer")
+                yield SteadyInput("0", id="opt-seed", compact=True, type="integer")
                 yield Label("Min trades", classes="opt-label")
-                yield Input("0", id="opt-min-trades", compact=True, type="integer")
+                yield SteadyInput("0", id="opt-min-trades", compact=True, type="integer")
             with Horizontal(classes="opt-row"):
                 yield Label("Ranges", classes="opt-label")
-                yield Input(
+                yield SteadyInput(
                     placeholder="name=low:high:step name=value … (empty: declared ranges)",
                     id="opt-params",
                     compact=True,

@@ -40,6 +40,7 @@ from stom_tui.ticket import (
     evaluate,
     parse_number,
 )
+from stom_tui.widgets.steady_input import SteadyInput
 
 SubmitOrder = Callable[[dict[str, Any]], Awaitable[Reply | None]]
 """Sends ``order.submit`` with these arguments and reports the outcome; None: no reply."""
@@ -54,7 +55,7 @@ def new_client_order_id() -> str:
     return f"tui-{uuid.uuid4().hex[:20]}"
 
 
-class NumberInput(Input):
+class NumberInput(SteadyInput):
     """A price or size field: digits, ``.`` and ``,`` only.
 
     It claims only those keys, so letter keys stay with the ticket's bindings (Textual drops a

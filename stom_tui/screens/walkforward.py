@@ -26,6 +26,7 @@ from stom_tui.search_text import OBJECTIVES, format_params, parse_ranges
 from stom_tui.widgets.footer import KeyFooter
 from stom_tui.widgets.sortable_table import SortableTable, SortColumn, SortRow
 from stom_tui.widgets.status_mirror import StatusMirror
+from stom_tui.widgets.steady_input import SteadyInput
 
 MODES = (("rolling", "rolling"), ("anchored", "anchored"), ("one split", "split"))
 METHODS = (("grid", "grid"), ("random", "random"), ("genetic", "ga"))
@@ -116,8 +117,8 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
                 yield Select(MODES, id="wf-mode", compact=True, value="rolling", allow_blank=False)
             with Horizontal(classes="rs-row"):
                 yield Label("Train/test", classes="rs-label")
-                yield Input("5", id="wf-train", compact=True, type="integer", tooltip="days")
-                yield Input("1", id="wf-test", compact=True, type="integer", tooltip="days")
+                yield SteadyInput("5", id="wf-train", compact=True, type="integer", tooltip="days")
+                yield SteadyInput("1", id="wf-test", compact=True, type="integer", tooltip="days")
                 yield Select(METHODS, id="wf-method", compact=True, value="grid", allow_blank=False)
                 yield Select(
                     ((name, name) for name in OBJECTIVES), id="wf-objective", compact=True,
@@ -125,9 +126,9 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
                 )  # fmt: skip
             with Horizontal(classes="rs-row"):
                 yield Label("Trials/seed", classes="rs-label")
-                yield Input("50", id="wf-trials", compact=True, type="integer")
-                yield Input("0", id="wf-seed", compact=True, type="integer")
-                yield Input(
+                yield SteadyInput("50", id="wf-trials", compact=True, type="integer")
+                yield SteadyInput("0", id="wf-seed", compact=True, type="integer")
+                yield SteadyInput(
                     placeholder="name=low:high:step … (ranges)", id="wf-params", compact=True
                 )
                 yield Button("Run ctrl+r", id="wf-run", variant="primary", compact=True)
