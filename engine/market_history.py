@@ -7,20 +7,17 @@ engine keeps anyway, bounded per instrument:
 - trades: the ring :class:`~engine.market_state.MarketState` writes on the hot path; the node
   sizes it to at least :data:`HISTORY_TRADES` (nothing extra is written per trade);
 - bars: the closed bars (``[engine] bar_history`` of them) and the forming bar of each
-  timeframe the market state builds (:data:`engine.market_state.TIMEFRAMES`); a longer timeframe
-  it does not build is rolled up from its 1-minute bars, so it reaches back as far as those do.
+  timeframe the market state builds (:data:`engine.market_state.TIMEFRAMES`, the only ones
+  ``md.history`` accepts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from engine.bars import TIMEFRAME_NS
 from engine.commands import CommandRejected, CommandRouter
 from engine.domain.clock import Clock
 from engine.domain.market_data import Bar
 from engine.market_publisher import bar_row
-from engine.market_state import TIMEFRAMES, InstrumentState, MarketState
+from engine.market_state import InstrumentState, MarketState
 from engine.protocol.commands import MAX_HISTORY_TRADES, MdHistoryArgs
 from engine.protocol.payloads import BarRow, TradeRow
 from engine.protocol.results import MarketHistoryResult
@@ -30,9 +27,6 @@ HISTORY_TRADES = MAX_HISTORY_TRADES
 
 KNOWN_SHOWN = 12
 """Instruments named in the refusal of an unknown one (a venue may stream hundreds)."""
-
-ROLLUP_SOURCE = "1m"
-"""The timeframe longer bars are rolled up from when the market state does not build them."""
 
 
 def recent_trades(state: InstrumentState, count: int) -> list[TradeRow]:
@@ -57,45 +51,9 @@ def series_bars(state: InstrumentState, timeframe: str) -> list[Bar]:
     return bars
 
 
-def roll_up(bars: Iterable[Bar], interval_ns: int) -> list[Bar]:
-    """Bars (oldest first) merged into bars of ``interval_ns``: first open, extremes, last close,
-    summed volume and trade count. Intervals without a source bar get no bar, as on venues."""
-    merged: list[Bar] = []
-    for bar in bars:
-        ts_open = bar.ts_open - bar.ts_open % interval_ns
-        last = merged[-1] if merged else None
-        if last is None or last.ts_open != ts_open:
-            merged.append(
-                Bar(ts_open, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades)
-            )
-            continue
-        last.high = max(last.high, bar.high)
-        last.low = min(last.low, bar.low)
-        last.close = bar.close
-        last.volume += bar.volume
-        last.trades += bar.trades
-    return merged
-
-
-def rolled_up_bars(state: InstrumentState, timeframe: str) -> list[Bar]:
-    """A timeframe's bars rolled up from the 1-minute bars, the forming one last."""
-    source = series_bars(state, ROLLUP_SOURCE)
-    bars = roll_up(source, TIMEFRAME_NS[timeframe])
-    history = state.bar_series(ROLLUP_SOURCE).history
-    if bars and len(history) == history.maxlen and bars[0].ts_open < source[0].ts_open:
-        # The source's oldest bars fell off its history: the first rolled-up interval may lack
-        # its start, and a wrong open or volume is worse than one bar fewer.
-        del bars[0]
-    return bars
-
-
 def history_bars(state: InstrumentState, timeframe: str) -> list[BarRow]:
     """A timeframe's bars as protocol rows: closed bars oldest first, then the forming one."""
-    if timeframe in TIMEFRAMES and state.bar_series(timeframe).timeframe == timeframe:
-        bars = series_bars(state, timeframe)
-    else:
-        bars = rolled_up_bars(state, timeframe)
-    return [bar_row(bar, state.instrument) for bar in bars]
+    return [bar_row(bar, state.instrument) for bar in series_bars(state, timeframe)]
 
 
 class MarketHistoryCommands:
@@ -132,6 +90,4 @@ __all__ = [
     "MarketHistoryCommands",
     "history_bars",
     "recent_trades",
-    "roll_up",
-    "rolled_up_bars",
 ]

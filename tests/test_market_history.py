@@ -20,9 +20,8 @@ from engine.bars import TIMEFRAME_NS
 from engine.cli.remote import RemoteEngine
 from engine.config.broker_address import parse_broker_url
 from engine.config.settings import BusSettings, Settings
-from engine.domain.market_data import TRADE, Bar, MarketBatch
-from engine.market_history import history_bars, recent_trades, roll_up, rolled_up_bars
-from engine.market_publisher import bar_row
+from engine.domain.market_data import TRADE, MarketBatch
+from engine.market_history import history_bars, recent_trades
 from engine.market_state import MarketState
 from engine.protocol.payloads import BarRow, Reply, TradeRow, Trades
 from engine.protocol.results import MarketHistoryResult, result_of
@@ -84,27 +83,8 @@ def test_five_and_fifteen_minute_bars_agree_with_the_minute_bars() -> None:
     assert five[-1].trades == 2  # the forming 5-minute bar holds minute 30 only
     fifteen = history_bars(state, "15m")
     assert [bar.trades for bar in fifteen] == [30, 30, 2]
-    # Rolled up from the minutes or built by the engine, they are the same bars.
-    instrument = state.instrument
-    rolled = [bar_row(bar, instrument) for bar in rolled_up_bars(state, "5m")]
-    assert rolled == five
-
-
-def test_a_roll_up_whose_start_fell_off_the_history_is_left_out() -> None:
-    market = _market(bar_history=12)
-    for minute in range(3, 20):  # minutes 3..19; the 1m history keeps the last 12 closed
-        _trade(market, START + minute * MINUTE + 1, 1000, 1)
-    five = rolled_up_bars(market.at(0), "5m")
-    # The 1m history starts at minute 7 (mid-interval): that 5m interval is not shown short.
-    assert [bar.ts_open for bar in five] == [START + k * 5 * MINUTE for k in (2, 3)]
-
-
-def test_roll_up_merges_in_order() -> None:
-    bars = [Bar(START, 5, 9, 4, 6, 10, 2), Bar(START + MINUTE, 6, 12, 1, 7, 5, 1)]
-    (merged,) = roll_up(bars, 5 * MINUTE)
-    assert (merged.open, merged.high, merged.low, merged.close) == (5, 12, 1, 7)
-    assert (merged.volume, merged.trades) == (15, 3)
-    assert bars[0].high == 9  # the source bars are not touched
+    # The engine's own 5m bars are the minutes summed (the end-to-end test checks this too).
+    _check_roll_up(minute_bars, five, "5m")
 
 
 # --- the real path: engine subprocess, Mosquitto, RemoteEngine / MqttFeed ---------------------
