@@ -17,6 +17,7 @@ from engine.domain.tick_table import TickTable
 from engine.venues.base import VenueOrderStatus, VenueRejected, VenueUnavailable
 from engine.venues.binance import BinanceFeed, BinanceOrderClient
 from engine.venues.binance.loopback import BinanceLoopback
+from engine.venues.binance.loopback_market import PublicTrade
 from tests.venues.binance.conftest import API_KEY
 
 _ids = itertools.count(1)
@@ -100,9 +101,16 @@ async def test_a_resting_order_fills_as_the_market_trades_through_it(
     server: BinanceLoopback, client: BinanceOrderClient
 ) -> None:
     instrument = await btc(server)
+    server.pause_market()
     best_bid = Decimal(server.book("BTCUSDT")[0][0][0])
-    buy = order(instrument, OrderSide.BUY, "0.001", str(best_bid + Decimal("0.5")))
+    price = best_bid + Decimal("0.5")
+    buy = order(instrument, OrderSide.BUY, "0.001", str(price))
     venue_id = await client.place(buy, instrument)
+    # A seller hits bids down through our price (the random market may wander off for longer
+    # than a test waits): the resting order fills as a maker.
+    now_ms = server.server_time_ms()
+    through = PublicTrade(server.market.next_trade_id(), int(price.scaleb(8)), 10**8, now_ms, True)
+    server.exchange.match_resting([("BTCUSDT", through)], now_ms)
     for _ in range(400):
         state = await client.query(buy, venue_id)
         if state.filled_raw:
@@ -110,7 +118,7 @@ async def test_a_resting_order_fills_as_the_market_trades_through_it(
         await asyncio.sleep(0.05)
     assert state.filled_raw > 0
     assert state.fills[0].liquidity == "maker"
-    assert state.fills[0].price_raw == to_raw(best_bid + Decimal("0.5"), 2)
+    assert state.fills[0].price_raw == to_raw(price, 2)
 
 
 async def test_rejections_carry_the_venues_codes(
