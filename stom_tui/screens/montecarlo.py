@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -74,6 +74,7 @@ def figures(progress: MonteCarloProgress) -> Group:
 class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
     """Monte Carlo runs of stored backtests (Escape goes back)."""
 
+    RUN_COMMAND = "montecarlo.run"
     STATUS_COMMAND = "montecarlo.status"
     PROGRESS = MonteCarloProgress
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -110,7 +111,9 @@ class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
                 yield Select(
                     METHODS, id="mc-method", compact=True, value="shuffle", allow_blank=False
                 )
-                yield Button("Run ctrl+r", id="mc-run", variant="primary", compact=True)
+                yield Button(
+                    "Run ctrl+r", id="mc-run", classes="rs-run", variant="primary", compact=True
+                )
         yield Static(
             "Choose a backtest result: its round trips are resampled.", classes="rs-status"
         )
@@ -145,15 +148,6 @@ class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
 
     # --- running ------------------------------------------------------------------------------
 
-    def action_run(self) -> None:
-        args = self.run_args()
-        if args is not None:
-            self.send_run(args)
-
-    @on(Button.Pressed, "#mc-run")
-    def run_pressed(self) -> None:
-        self.action_run()
-
     def run_args(self) -> dict[str, Any] | None:
         """``montecarlo.run``'s arguments from the form, or None (the problem is shown)."""
         result = self.query_one("#mc-result", Select).value
@@ -172,17 +166,6 @@ class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
             "ruin": ruin,
             "method": self.query_one("#mc-method", Select).value,
         }
-
-    @work(group="montecarlo-run", exclusive=True)
-    async def send_run(self, args: dict[str, Any]) -> None:
-        reply = await self.ask("montecarlo.run", args)
-        if reply is None:
-            return
-        if reply.status != "accepted" or reply.result is None:
-            self.say(f"Not started: {reply.reason}", error=True)
-            return
-        self.say(f"{reply.result['run_id']} started: {reply.result['name']}")
-        self.start_following()
 
     # --- showing ------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""What the walk-forward and Monte Carlo screens share: commands to the engine with their
-failures shown in the screen's status line, and following a run by asking for its status.
+"""What the walk-forward and Monte Carlo screens share: starting a run from the form (ctrl+r or
+the ``.rs-run`` button), commands to the engine with their failures shown in the screen's status
+line, and following a run by asking for its status.
 
 A run's progress is published retained by the engine (``walkforward/progress``,
 ``montecarlo/progress``); the console reads it with the ``*.status`` commands, once when the
@@ -13,9 +14,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
-from textual import work
+from textual import on, work
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from engine.protocol.payloads import Reply
 
@@ -33,9 +34,11 @@ P = TypeVar("P", bound=msgspec.Struct)
 class ResearchScreen(Screen[None], Generic[P]):
     """A screen that starts one kind of engine run and follows it (see the module docstring).
 
-    Subclasses set ``STATUS_COMMAND`` and ``PROGRESS`` and implement :meth:`show_progress`.
+    Subclasses set ``RUN_COMMAND``, ``STATUS_COMMAND`` and ``PROGRESS`` and implement
+    :meth:`run_args` and :meth:`show_progress`.
     """
 
+    RUN_COMMAND: ClassVar[str]
     STATUS_COMMAND: ClassVar[str]
     PROGRESS: ClassVar[type[msgspec.Struct]]
     CSS_PATH = "../styles/research.tcss"
@@ -58,6 +61,32 @@ class ResearchScreen(Screen[None], Generic[P]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    # --- starting a run -----------------------------------------------------------------------
+
+    def run_args(self) -> dict[str, Any] | None:
+        """``RUN_COMMAND``'s arguments from the form, or None (the problem is shown)."""
+        raise NotImplementedError
+
+    def action_run(self) -> None:
+        args = self.run_args()
+        if args is not None:
+            self.send_run(args)
+
+    @on(Button.Pressed, ".rs-run")
+    def run_pressed(self) -> None:
+        self.action_run()
+
+    @work(group="research-run", exclusive=True)
+    async def send_run(self, args: dict[str, Any]) -> None:
+        reply = await self.ask(self.RUN_COMMAND, args)
+        if reply is None:
+            return
+        if reply.status != "accepted" or reply.result is None:
+            self.say(f"Not started: {reply.reason}", error=True)
+            return
+        self.say(f"{reply.result['run_id']} started: {reply.result['name']}")
+        self.start_following()
 
     # --- following a run ----------------------------------------------------------------------
 

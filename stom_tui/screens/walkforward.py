@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -88,6 +88,7 @@ def window_row(window: WindowInfo) -> SortRow:
 class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
     """Walk-forward runs and their windows (Escape goes back)."""
 
+    RUN_COMMAND = "walkforward.run"
     STATUS_COMMAND = "walkforward.status"
     PROGRESS = WalkForwardProgress
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,7 +132,9 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
                 yield SteadyInput(
                     placeholder="name=low:high:step … (ranges)", id="wf-params", compact=True
                 )
-                yield Button("Run ctrl+r", id="wf-run", variant="primary", compact=True)
+                yield Button(
+                    "Run ctrl+r", id="wf-run", classes="rs-run", variant="primary", compact=True
+                )
         yield Static(
             "Choose a strategy file and the window lengths (recorded days).", classes="rs-status"
         )
@@ -159,15 +162,6 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
 
     # --- running ------------------------------------------------------------------------------
 
-    def action_run(self) -> None:
-        args = self.run_args()
-        if args is not None:
-            self.send_run(args)
-
-    @on(Button.Pressed, "#wf-run")
-    def run_pressed(self) -> None:
-        self.action_run()
-
     def run_args(self) -> dict[str, Any] | None:
         """``walkforward.run``'s arguments from the form, or None (the problem is shown)."""
         strategy = self.query_one("#wf-strategy", Select).value
@@ -193,17 +187,6 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
         if params:
             args["params"] = params
         return args
-
-    @work(group="walkforward-run", exclusive=True)
-    async def send_run(self, args: dict[str, Any]) -> None:
-        reply = await self.ask("walkforward.run", args)
-        if reply is None:
-            return
-        if reply.status != "accepted" or reply.result is None:
-            self.say(f"Not started: {reply.reason}", error=True)
-            return
-        self.say(f"{reply.result['run_id']} started: {reply.result['name']}")
-        self.start_following()
 
     def action_cancel_run(self) -> None:
         self.send_cancel()
