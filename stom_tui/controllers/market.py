@@ -53,7 +53,10 @@ class MarketController:
         self.select_first_if_none()
         if rows:
             newest = max(ticker.ts_event for ticker in rows)
+            first = app.presence.newest_tick_ns is None
             app.presence.on_tick(newest)
+            if first:
+                app.refresh_health()  # "tick none yet" goes at once, not on the health timer
             app.metrics.latencies_ns.append(app.clock() - newest)
             if app.metrics.first_live_frame_ns is None:
                 app.call_after_refresh(self._mark_first_live_frame)
