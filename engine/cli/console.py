@@ -74,11 +74,18 @@ def run_console(settings: Settings, passthrough: list[str]) -> int:
     broker, password = ensure_broker(settings, address, password)
     engine: SpawnedEngine | None = None
     try:
-        live = asyncio.run(find_live_engine(settings, address, password))
+        # A broker this command just started holds no engine yet: nothing to look for (the
+        # look waits for a retained status that cannot be there, 0.3 s of the first frame).
+        live = (
+            None
+            if broker is not None
+            else asyncio.run(find_live_engine(settings, address, password))
+        )
         if live is not None:
             note = f"attached to engine {live.engine_id} (pid {live.pid})"
         elif settings.app.spawn_engine:
-            engine = spawn_engine(settings, passthrough)
+            fresh = ["--fresh-broker"] if broker is not None else []
+            engine = spawn_engine(settings, [*passthrough, *fresh])
             note = f"started engine (pid {engine.pid})"
         else:
             note = "waiting for an engine ([app] spawn_engine = false)"
@@ -94,7 +101,7 @@ def run_console(settings: Settings, passthrough: list[str]) -> int:
             tls_context=_tls(settings, address),
         )
         label = f"{address}" + (" (embedded)" if broker is not None else "")
-        app = StomApp(settings, feed, broker_label=label, engine_note=note)
+        app = StomApp(settings, feed, broker_label=label, engine_note=note, freeze_heap=True)
         if engine is not None:
             app.session.own_engine(engine)  # q asks before stopping it; start failures shown
         app.run()

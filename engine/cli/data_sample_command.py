@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.settings import Settings
-from engine.storage.tick_store import store_root
+from engine.storage.paths import store_root
 
 DEFAULT_SYMBOLS = "KRW-BTC,KRW-ETH,005930"
 

@@ -11,11 +11,12 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from engine.config.settings import Settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def add_store_parsers(data_sub: Any, common: argparse.ArgumentParser) -> None:
@@ -53,6 +54,8 @@ def _root(settings: Settings, given: Path | None) -> Path:
 
 def store_summary(root: Path) -> list[dict[str, Any]]:
     """One row per instrument: venue, instrument, first and last day, days, rows, bytes."""
+    import polars as pl  # on use: `stom` starts without it
+
     from engine.storage.tick_store import TickStore
 
     store = TickStore(root)
@@ -119,6 +122,8 @@ def _size(count: int) -> str:
 
 
 def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    import polars as pl  # on use: `stom` starts without it
+
     from engine.storage.tick_store import TickStore
 
     store = TickStore(_root(settings, args.store))
@@ -162,6 +167,8 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def _readable(frame: pl.DataFrame, price_precision: int, size_precision: int) -> pl.DataFrame:
     """Raw integers as exact decimal text; kinds and sides as words."""
+    import polars as pl  # on use: `stom` starts without it
+
     return frame.select(
         "ts_event",
         "ts_init",
@@ -174,6 +181,8 @@ def _readable(frame: pl.DataFrame, price_precision: int, size_precision: int) ->
 
 
 def _decimal(name: str, precision: int) -> pl.Expr:
+    import polars as pl  # on use: `stom` starts without it
+
     column = pl.col(name)
     if precision == 0:
         return column.cast(pl.Utf8).alias(name)

@@ -13,6 +13,7 @@ from typing import Any
 from engine.cli.common import broker_of
 from engine.cli.remote import RemoteEngine
 from engine.config.settings import Settings
+from engine.protocol import payloads as p
 
 log = logging.getLogger("stom.engine")
 
@@ -31,16 +32,21 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("stom").setLevel(level)
 
 
-async def _serve(settings: Settings, config_path: Path | None, started: list[Any]) -> int:
+async def _serve(
+    settings: Settings, config_path: Path | None, started: list[Any], fresh_broker: bool
+) -> int:
     from engine.journal import JournalError
     from engine.node import EngineNode
     from engine.supervisor import EngineFault
 
     address, password = broker_of(settings)
+    other: p.EngineStatus | None = None
+    previous: p.EngineStatus | None = None
     try:
-        async with RemoteEngine(settings, address, password) as remote:
-            other = await remote.alive_engine()
-            previous = remote.last_status  # an offline one: the engine before died (alerted)
+        if not fresh_broker:  # a broker started a moment ago holds no status and no engine
+            async with RemoteEngine(settings, address, password) as remote:
+                other = await remote.alive_engine()
+                previous = remote.last_status  # an offline one: the engine before died
     except ConnectionError as exc:
         log.error("%s", exc)
         return 1
@@ -88,11 +94,11 @@ async def _serve(settings: Settings, config_path: Path | None, started: list[Any
     return 0
 
 
-def run_engine(settings: Settings, config_path: Path | None) -> int:
+def run_engine(settings: Settings, config_path: Path | None, *, fresh_broker: bool = False) -> int:
     configure_logging(settings)
     started: list[Any] = []  # the node, once there is one
     try:
-        return asyncio.run(_serve(settings, config_path, started))
+        return asyncio.run(_serve(settings, config_path, started, fresh_broker))
     except BaseException as exc:
         # Whatever ends the process past the node's own supervision (SystemExit or
         # KeyboardInterrupt out of a task end the event loop itself): say so, then go on dying.

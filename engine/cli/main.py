@@ -23,7 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stom {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("console", parents=[common], help="open the console (the default)")
-    sub.add_parser("engine", parents=[common], help="run the engine headless (for a service)")
+    engine = sub.add_parser(
+        "engine", parents=[common], help="run the engine headless (for a service)"
+    )
+    # Set by `stom` when it spawns the engine on the embedded broker it has just started: no
+    # engine can be on it yet, so the start does not wait for a retained status (the first
+    # frame's 0.3 s).
+    engine.add_argument("--fresh-broker", action="store_true", help=argparse.SUPPRESS)
     status = sub.add_parser("status", parents=[common], help="print the engine's state")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     sim = sub.add_parser("sim", parents=[common], help="the market simulator")
@@ -79,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "engine":
         from engine.cli.engine_command import run_engine
 
-        return run_engine(settings, path)
+        return run_engine(settings, path, fresh_broker=args.fresh_broker)
     if command == "status":
         from engine.cli.status_command import run_status
 

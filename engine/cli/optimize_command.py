@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from engine.config.settings import Settings
-from engine.storage.tick_store import store_root
+from engine.storage.paths import store_root
 
 SEARCH_FLAGS = ("strategy_file", "method", "objective", "trials", "seed", "param")
 

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from engine.config.settings import Settings
-from engine.storage.tick_store import store_root
+from engine.storage.paths import store_root
 
 
 def add_walkforward_parser(sub: Any, common: argparse.ArgumentParser) -> None:
