@@ -11,6 +11,7 @@ message (:meth:`take`) and hands it to the screen or a controller.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
@@ -35,7 +36,6 @@ from stom_tui.main_screen import MainScreen
 from stom_tui.messages import (
     AccountUpdated,
     BacktestProgressed,
-    BarHistoryReceived,
     BarUpdated,
     BookUpdated,
     EngineStatsReceived,
@@ -98,6 +98,7 @@ class StomApp(App[None]):
         clock: Callable[[], int] = time.time_ns,
         broker_label: str | None = None,
         engine_note: str | None = None,
+        freeze_heap: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -105,6 +106,9 @@ class StomApp(App[None]):
         self.clock = clock
         self.broker_label = broker_label or _strip_credentials(settings.bus.url)
         self.engine_note = engine_note
+        self.freeze_heap = freeze_heap
+        """Freeze the heap once the panes are up (``stom`` does; tests, which start hundreds
+        of apps in one process, do not: each freeze would keep the apps before it)."""
         self.metrics = AppMetrics()
         self.conflator = Conflator()
         """At most one message per topic waits in the queue (stom_tui/conflation.py)."""
@@ -159,6 +163,11 @@ class StomApp(App[None]):
         )
         self.set_interval(HEALTH_CHECK_INTERVAL_S, self.refresh_health, name="health")
         self.refresh_health()
+        if self.freeze_heap:
+            # Everything alive now (modules, styles, the widget tree) lives as long as the app:
+            # moved out of the collector's sight, a full collection scans only what came since
+            # (80-100 ms pauses every second or so at full feed rate, 5-10 ms after).
+            gc.freeze()
 
     def on_unmount(self) -> None:
         if self._feed_worker is not None:
@@ -258,10 +267,6 @@ class StomApp(App[None]):
     def on_bar_updated(self, message: BarUpdated) -> None:
         if self.take(message):
             self.market.bar_updated(message.bar)
-
-    def on_bar_history_received(self, message: BarHistoryReceived) -> None:
-        if self.take(message):
-            self.market.bar_history(message.history)
 
     def on_log_received(self, message: LogReceived) -> None:
         if self.take(message):
