@@ -221,13 +221,15 @@ class MqttFeed:
         wanted = self._selected
         if wanted == self._subscribed:
             return
-        if self._subscribed is not None:
-            old = self._instrument_topics(self._subscribed)
-            await client.unsubscribe([topic for topic, _ in old])
-            self._subscribed = None
+        previous, self._subscribed = self._subscribed, None
+        # The new instrument first: its retained book comes a round trip sooner. What still
+        # arrives for the old one is dropped by _dispatch (not the selected instrument).
         if wanted is not None:
             await client.subscribe(self._instrument_topics(wanted))
             self._subscribed = wanted
+        if previous is not None:
+            old = self._instrument_topics(previous)
+            await client.unsubscribe([topic for topic, _ in old])
 
     # --- messages -----------------------------------------------------------------------------
 

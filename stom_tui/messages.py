@@ -14,7 +14,6 @@ from textual.message import Message
 from engine.protocol import table
 from engine.protocol.optimize import OptimizeProgress
 from engine.protocol.payloads import (
-    BarHistory,
     BarUpdate,
     BookSnapshot,
     EngineStats,
@@ -99,13 +98,6 @@ class BarUpdated(Message):
     """The forming bar of one instrument and the bars closed since the previous flush."""
 
     bar: BarUpdate
-
-
-@dataclass
-class BarHistoryReceived(Message):
-    """The most recent closed bars of one instrument."""
-
-    history: BarHistory
 
 
 @dataclass
@@ -222,7 +214,6 @@ _MESSAGE_FOR_TOPIC: dict[TopicSpec, tuple[type[Message], str]] = {
     table.BOOK: (BookUpdated, "book"),
     table.TRADES: (TradesReceived, "trades"),
     table.BAR: (BarUpdated, "bar"),
-    table.BARS: (BarHistoryReceived, "history"),
     table.LOG: (LogReceived, "event"),
     table.ORDERS: (OrdersUpdated, "orders"),
     table.POSITIONS: (PositionsUpdated, "positions"),

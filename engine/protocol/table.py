@@ -110,8 +110,10 @@ TRADES = TopicSpec(
 BAR = TopicSpec(
     "md/bar/{tf}/{id}", BarUpdate, 0, False, "state", _ENGINE, "selected", "≤ flush rate, conflated"
 )
+# The console asks md.history for recent bars instead (on a switch, an attach, an engine
+# restart): retained histories of four timeframes came on every switch, ahead of the book.
 BARS = TopicSpec(
-    "md/bars/{tf}/{id}", BarHistory, 0, True, "state", _ENGINE, "selected", "when a bar closes"
+    "md/bars/{tf}/{id}", BarHistory, 0, True, "state", _ENGINE, "no", "when a bar closes"
 )
 ORDERS = TopicSpec(
     "oms/orders", Orders, 0, True, "state", _ENGINE, "all", "≤ flush rate, on change"

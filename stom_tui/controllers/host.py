@@ -86,6 +86,8 @@ class Console(Protocol):
 
     def select_instrument(self, instrument_id: str) -> None: ...
 
+    def refresh_health(self) -> Any: ...
+
     def notify(
         self,
         message: str,

@@ -81,9 +81,6 @@ class MarketController:
     def bar_updated(self, bar: BarUpdate) -> None:
         self.app.main.chart.update_bar(bar)
 
-    def bar_history(self, history: BarHistory) -> None:
-        self.app.main.chart.set_bar_history(history)
-
     # --- selection ----------------------------------------------------------------------------
 
     def select_first_if_none(self) -> None:

@@ -195,9 +195,13 @@ class PriceLadder(Widget, can_focus=True):
         """Keep the newest book of the shown instrument; drawn on the next redraw tick."""
         if book.id != self.instrument_id:
             return
+        first = self._book is None
         self._book = book
         self._book_changed = True
-        self._schedule_redraw()
+        if first:
+            self._redraw_now()  # a switched-to instrument's ladder fills at once
+        else:
+            self._schedule_redraw()
 
     def set_orders(self, orders: list[OrderRow]) -> None:
         """All open orders (other instruments' are left out here)."""
@@ -210,6 +214,11 @@ class PriceLadder(Widget, can_focus=True):
         self._position = position
         self._average = self._average_price()
         self._schedule_redraw()
+
+    @property
+    def redraw_pending(self) -> bool:
+        """Something changed that the next redraw tick will draw."""
+        return self._redraw_pending
 
     @property
     def book(self) -> BookSnapshot | None:
