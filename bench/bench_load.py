@@ -112,7 +112,8 @@ class Run:
 
 async def drive_console(settings: Settings, port: int, seconds: float, engine_pid: int) -> Run:
     run = Run()
-    app = StomApp(settings, MqttFeed(settings, host="127.0.0.1", port=port))
+    # As `stom` starts it (freeze_heap: engine/cli/console.py).
+    app = StomApp(settings, MqttFeed(settings, host="127.0.0.1", port=port), freeze_heap=True)
     displayed: list[float] = []
     original = app._display
 

@@ -160,16 +160,6 @@ OPEN_BUY = re.compile(r"KRW-BTC\.SIM\s+buy\s+(\d{1,3}(?:,\d{3})+)\s+[\d.]+\s+0\s
 FILLED_BUY = re.compile(r"KRW-BTC\.SIM\s+buy\s+[\d,]+\s+([\d.]+)\s+\1\s+filled")
 
 
-def ladder_row(screen: str, price: str) -> list[str] | None:
-    """The ladder's row at ``price`` as its cells: [own bid, Σbid, price, …] (empty cells
-    left out), or None when the price is not on screen."""
-    for line in screen.splitlines():
-        cells = line[:LADDER_WIDTH].strip("│╭╰ ").split()
-        if price in cells:
-            return cells
-    return None
-
-
 def ladder_text(screen: str) -> str:
     return "\n".join(line[:LADDER_WIDTH] for line in screen.splitlines())
 
@@ -197,20 +187,31 @@ def confirm_order(tmux: Tmux, *keys: str) -> None:
 
 
 def own_bid_at(screen: str, price: str) -> bool:
-    """The own-orders column left of the bid sizes shows a quantity at ``price``."""
-    cells = ladder_row(screen, price)
-    return cells is not None and cells.index(price) == 2
+    """The own-orders column left of the bid sizes shows a quantity at ``price`` (found by the
+    column: columns are right-aligned under their header, and beyond the book's depth the Σbid
+    cell between them is blank)."""
+    lines = [line[:LADDER_WIDTH] for line in screen.splitlines()]
+    header = next((line for line in lines if "Own" in line and "Price" in line), None)
+    if header is None:
+        return False
+    own_end = header.index("Own") + len("Own")
+    for line in lines:
+        numbers = list(re.finditer(r"[\d.,]+", line))
+        if any(number.group() == price for number in numbers):
+            return any(n.end() == own_end and n.group() != price for n in numbers)
+    return False
 
 
 def test_trade_from_the_ladder(tmux: Tmux, tmp_path: Path) -> None:
     _, exit_file = start_stom(tmux, tmp_path)
     tmux.wait_screen(lambda s: "running" in s.lower() and "Ladder · KRW-BTC.SIM" in s, 30)
     tmux.wait_screen(lambda s: len(PRICE.findall(ladder_text(s))) >= 20)
-    # Focus the ladder, move the cursor thirty ticks below the touch, buy a limit there (far
-    # enough that the simulator's drift does not fill it before the cancel below).
+    # Focus the ladder, move the cursor 300 ticks (0.3 %) below the touch, buy a limit there:
+    # far enough that the simulator's drift does not fill it before the cancel below (30 ticks
+    # were once crossed in the 12 s a loaded machine took between the two).
     tmux.keys("L")
     tmux.wait_screen(lambda s: "Buy at cursor" in s)  # the key bar shows the ladder's keys
-    tmux.keys("PageDown", "PageDown", "PageDown")
+    tmux.keys(*["PageDown"] * 30)
     confirm_order(tmux, "b")
     screen = tmux.wait_screen(lambda s: OPEN_BUY.search(s) is not None)
     match = OPEN_BUY.search(screen)
