@@ -16,6 +16,7 @@ every column stays on screen and the totals never drop. ``◆`` marks the positi
 
 Book updates only mark the ladder dirty; it redraws at most every :attr:`REDRAW_INTERVAL_S`, so a
 full-rate feed costs one parse and one render per frame. Keys redraw at once.
+(:mod:`stom_tui.widgets.ladder_paint` turns the rows into styled strips.)
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
@@ -36,8 +35,6 @@ from engine.protocol.trading import OrderRow, PositionRow
 from stom_tui.formatting import format_decimal, parse_decimal
 from stom_tui.ladder_grid import (
     BookDepth,
-    LadderLayout,
-    LadderRow,
     LadderWindow,
     OwnOrders,
     PriceGrid,
@@ -46,10 +43,9 @@ from stom_tui.ladder_grid import (
     lay_out,
     own_orders,
 )
+from stom_tui.widgets.ladder_paint import AVERAGE_MARK, LadderStyles, paint
 
 Side = Literal["buy", "sell"]
-AVERAGE_MARK = "◆"
-"""Drawn just left of the price of the row holding the position's average price."""
 PAGE_TICKS = 10
 
 
@@ -384,7 +380,7 @@ class PriceLadder(Widget, can_focus=True):
         self._sync()
         window, grid = self._window, self._grid
         width = self.content_size.width
-        styles = _Styles(self)
+        styles = LadderStyles(self.rich_style, self.get_component_rich_style)
         if self.instrument_id is None:
             return [styles.message("no instrument", width)]
         if window is None or grid is None:
@@ -392,87 +388,4 @@ class PriceLadder(Widget, can_focus=True):
         if window.centre is None:
             return [styles.message("waiting for the order book…", width)]
         rows = ladder_rows(window.prices(), self._depth, self._own)
-        layout = lay_out(rows, grid, width)
-        indent = " " * max(0, (width - layout.width) // 2)
-        titles = [f"{title:>{w}}" for title, w in zip(layout.headers, layout.widths, strict=True)]
-        header = indent + (" " * layout.gap).join(titles)
-        header_strip = Strip([Segment(header, styles.base + styles.get("header"))])
-        strips = [header_strip.adjust_cell_length(width, styles.base)]
-        for row, cells in zip(rows, layout.cells, strict=True):
-            strip = self._row(row, cells, layout, indent, styles)
-            strips.append(strip.adjust_cell_length(width, styles.base))
-        return strips
-
-    def _row(
-        self,
-        row: LadderRow,
-        cells: tuple[str, ...],
-        layout: LadderLayout,
-        indent: str,
-        styles: _Styles,
-    ) -> Strip:
-        window = self._window
-        assert window is not None
-        base = styles.base + styles.get("cursor") if row.price == window.cursor else styles.base
-        gap = " " * layout.gap
-        segments = [Segment(indent, base)]
-        for index, (name, cell) in enumerate(zip(layout.columns, cells, strict=True)):
-            if index and name == "price" and row.price == self._average:
-                segments.append(Segment(gap[:-1], base))
-                segments.append(Segment(AVERAGE_MARK, base + styles.get("average")))
-            elif index:
-                segments.append(Segment(gap, base))
-            segments.append(Segment(cell, base + self._cell_style(name, row, cell, styles)))
-        return Strip(segments)
-
-    def _cell_style(self, name: str, row: LadderRow, cell: str, styles: _Styles) -> Style:
-        window = self._window
-        assert window is not None
-        if name == "price":
-            if row.price == window.best_bid:
-                style = styles.get("best-bid")
-            elif row.price == window.best_ask:
-                style = styles.get("best-ask")
-            elif _inside_spread(row.price, window.best_bid, window.best_ask):
-                style = styles.get("inside")
-            else:
-                style = styles.get("price")
-            return style + styles.get("average") if row.price == self._average else style
-        if not cell.strip():
-            return _PLAIN
-        return styles.get(_CELL_STYLES[name])
-
-
-_PLAIN = Style()
-_CELL_STYLES = {
-    "own_buy": "own-buy",
-    "bid_total": "bid-total",
-    "bid": "bid",
-    "ask": "ask",
-    "ask_total": "ask-total",
-    "own_sell": "own-sell",
-}
-
-
-class _Styles:
-    """The widget's base style and its component styles, looked up once per frame."""
-
-    def __init__(self, ladder: PriceLadder) -> None:
-        self._ladder = ladder
-        self.base = ladder.rich_style
-        self._cache: dict[str, Style] = {}
-
-    def get(self, name: str) -> Style:
-        style = self._cache.get(name)
-        if style is None:
-            style = self._ladder.get_component_rich_style(f"price-ladder--{name}", partial=True)
-            self._cache[name] = style
-        return style
-
-    def message(self, text: str, width: int) -> Strip:
-        strip = Strip([Segment(text.center(width), self.base + self.get("muted"))])
-        return strip.adjust_cell_length(width, self.base)
-
-
-def _inside_spread(price: int, best_bid: int | None, best_ask: int | None) -> bool:
-    return best_bid is not None and best_ask is not None and best_bid < price < best_ask
+        return paint(rows, lay_out(rows, grid, width), window, self._average, width, styles)
