@@ -129,3 +129,25 @@ def parse_zone(name: str):  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
+
+
+def test_a_window_with_days_but_no_trade_in_it_is_refused_not_an_empty_run(
+    tmp_path: Path,
+    sampled: Path,  # noqa: F811
+) -> None:
+    store = TickStore(sampled)
+    day = store.days("KRW-BTC.SIM")[0]
+    events = store.read_day("KRW-BTC.SIM", day, has_book=False)["ts_event"]
+    first, last = int(events.min()) // NS, int(events.max()) // NS  # type: ignore[arg-type]
+    # A minute inside the recorded day (so the day is planned) holding none of its trades.
+    before = datetime.fromtimestamp(first - 120, UTC)
+    start = before if before.date() == day else datetime.fromtimestamp(last + 2, UTC)
+    assert start.date() == day
+    text = start.strftime("%Y-%m-%dT%H:%M:%S")
+    end = datetime.fromtimestamp(start.timestamp() + 60, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    run = stom(tmp_path, "backtest", str(Path(__file__).parent / "strategies" / "two_ma.py"),
+               "--data", str(sampled), "--instrument", "KRW-BTC.SIM", "--from", text,
+               "--to", end, "--tz", "UTC", "--json")  # fmt: skip
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)  # as "no recorded data"
+    assert "no recorded trades for KRW-BTC.SIM" in run.stderr and text in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr

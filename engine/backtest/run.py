@@ -213,6 +213,15 @@ class _Run:
                 if progress is not None and rows >= next_report:
                     next_report = rows + report_every
                     progress(rows, total_rows)
+        if not sum(state.trade_count for state in self.market):
+            # Days with data, but none of it a trade inside the window (a window of an hour
+            # with nothing recorded in it): no run, not a run that "made" nothing.
+            raise ValueError(
+                f"no recorded trades for {', '.join(self.ids)} in {self.request.data_dir} "
+                f"between {self.request.start or 'the first day'} and "
+                f"{self.request.end or 'the last day'} (days with data were found, but no "
+                "trade inside that time range)"
+            )
         if last and (not sampler.points or sampler.points[-1] != last):
             self._sample(last)
         if progress is not None:
