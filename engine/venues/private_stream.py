@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
+from websockets.exceptions import WebSocketException
 
 from engine.backoff import Backoff
 from engine.venues.base import Balance, VenueOrderState, VenueRejected, VenueUnavailable
@@ -117,10 +118,13 @@ async def run_reconnecting(
         except VenueUnavailable as exc:
             reason = str(exc)
             floor = exc.retry_after_s
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # websockets' own errors, and any adapter bug: reconnect
+        except Exception as exc:  # any adapter bug: reconnect
             reason = f"{type(exc).__name__}: {exc}"
+            # Fills keep coming by polling, but an adapter bug must not hide in a one-line
+            # warning repeated forever: its traceback goes to the log.
+            log.exception("%s private stream failed", venue)
         was_connected = health.connected
         health.connected = False
         health.last_error = reason

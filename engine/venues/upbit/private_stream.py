@@ -94,10 +94,6 @@ class UpbitPrivateStream(StreamBase):
         self._clock_offset_ns = clock_offset_ns
         self.stall_timeout_s = stall_timeout_s
 
-    def add_instruments(self, instruments: Iterable[Instrument]) -> None:
-        for instrument in instruments:
-            self._instruments[instrument.id.symbol] = instrument
-
     def subscription(self) -> str:
         return msgspec.json.encode(
             [
