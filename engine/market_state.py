@@ -317,8 +317,7 @@ class MarketState:
             self.events_total += count
             self.last_event_ns = ts
             instruments = batch.instrument
-            # Most batches of a real feed are one message of one instrument: no set for them.
-            touched = instruments[:1] if count == 1 else set(instruments)
+            touched = set(instruments)  # one-event batches take apply()'s fast path
             guards = self._guards
             if not guards:
                 for index in touched:

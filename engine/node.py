@@ -197,7 +197,7 @@ class EngineNode:
 
     def _degraded(self, reason: str) -> None:
         """The disk is full (entries are refused already): say so on the status and alert."""
-        status = self.status_payload("running" if self.state == "running" else self.state)
+        status = self.status_payload(self.state)
         self.outbox.put_state(self.topics.status, encode(status), retain=True, qos=1)
         if self.alerts is not None:
             self.alerts.router.submit(
@@ -449,6 +449,7 @@ class EngineNode:
             log.warning("the broker did not close the connection in time; leaving")
             bus.cancel()
         except Exception:
-            pass  # the bus failed: it said so itself, and the supervisor has the reason
+            if fault is None:  # a fault's bus failure is the fault, already said and logged
+                log.exception("the bus failed while the engine stopped")
         await supervisor.finish(SHUTDOWN_TIMEOUT_S)
         return fault
