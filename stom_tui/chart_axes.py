@@ -22,7 +22,6 @@ _NICE_FACTORS = (Decimal(1), Decimal(2), Decimal(5))
 _TIME_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200)
 _NS_PER_S = 1_000_000_000
 _MAX_PLACES = 8
-_VOLUME_SUFFIXES = ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(1000), "K"))
 
 
 class PriceGrid:

@@ -51,6 +51,8 @@ SNAPSHOTS: tuple[type[Message], ...] = (
     FeedsHealthUpdated,
 )
 """Each payload is the whole state of its topic: the newest makes a waiting one redundant."""
+CONFLATED: tuple[type[Message], ...] = (*SNAPSHOTS, TradesReceived)
+"""Messages folded into one waiting per topic (built once: this is checked per payload)."""
 
 
 class Conflator:
@@ -66,7 +68,7 @@ class Conflator:
     def offer(self, key: Hashable, message: Message) -> bool:
         """True: post ``message`` (and it waits under ``key``); False: its payload went into the
         message already waiting for ``key``, nothing to post."""
-        if not isinstance(message, (*SNAPSHOTS, TradesReceived)):
+        if not isinstance(message, CONFLATED):
             return True
         now = time.monotonic()
         waiting, since = self._waiting.get(key, (None, 0.0))

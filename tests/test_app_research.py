@@ -277,6 +277,12 @@ async def test_the_monte_carlo_screen_shows_the_fan_and_the_ruin_probability() -
         chart = screen.query_one("#mc-chart", PlotextPlot).plt.build()
         assert "median" in chart and "95 %" in chart and "5 %" in chart
         assert screen.query_one("#mc-result", Select).value == listing().id
+        # A lone sign is text an integer field accepts: named, nothing sent, the console stays.
+        screen.query_one("#mc-runs", Input).value = "-"
+        await s.press("ctrl+r")
+        await screen_work_done(s.app)
+        assert "Runs and seed: whole numbers" in text_of(screen.query_one(".rs-status", Static))
+        assert s.feed.sent("montecarlo.run") == [] and s.app.is_running
         screen.query_one("#mc-runs", Input).value = "500"
         await s.press("ctrl+r")
         await screen_work_done(s.app)

@@ -159,10 +159,17 @@ class MonteCarloScreen(ResearchScreen[MonteCarloProgress]):
         except ValueError:
             self.say("Ruin: a fraction of the starting equity, such as 0.5", error=True)
             return None
+        try:
+            # Textual's integer fields accept a lone "-" or "+" as typed text.
+            runs = int(self.query_one("#mc-runs", Input).value or "0")
+            seed = int(self.query_one("#mc-seed", Input).value or "0")
+        except ValueError:
+            self.say("Runs and seed: whole numbers, such as 10000 and 0", error=True)
+            return None
         return {
             "result": result,
-            "runs": int(self.query_one("#mc-runs", Input).value or "0"),
-            "seed": int(self.query_one("#mc-seed", Input).value or "0"),
+            "runs": runs,
+            "seed": seed,
             "ruin": ruin,
             "method": self.query_one("#mc-method", Select).value,
         }

@@ -85,7 +85,8 @@ class ResearchScreen(Screen[None], Generic[P]):
         if reply.status != "accepted" or reply.result is None:
             self.say(f"Not started: {reply.reason}", error=True)
             return
-        self.say(f"{reply.result['run_id']} started: {reply.result['name']}")
+        result = reply.result
+        self.say(f"{result.get('run_id', '?')} started: {result.get('name', '?')}")
         self.start_following()
 
     # --- following a run ----------------------------------------------------------------------

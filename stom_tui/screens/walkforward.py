@@ -170,12 +170,17 @@ class WalkForwardScreen(ResearchScreen[WalkForwardProgress]):
             return None
         try:
             params = parse_ranges(self.query_one("#wf-params", Input).value)
+        except ValueError as exc:
+            self.say(f"Ranges: {exc}", error=True)
+            return None
+        try:
+            # Textual's integer fields accept a lone "-" or "+" as typed text.
             numbers = {
                 name: int(self.query_one(f"#wf-{name}", Input).value or "0")
                 for name in ("train", "test", "trials", "seed")
             }
-        except ValueError as exc:
-            self.say(f"Ranges: {exc}", error=True)
+        except ValueError:
+            self.say("Train, test, trials and seed: whole numbers", error=True)
             return None
         args: dict[str, Any] = {
             "strategy": strategy,

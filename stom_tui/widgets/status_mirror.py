@@ -9,8 +9,6 @@ a second, so engine state, kill switch, feed age and broker stay in view on ever
 
 from __future__ import annotations
 
-from textual.css.query import NoMatches
-
 from stom_tui.widgets.status_line import StatusLine
 
 MIRROR_S = 0.25
@@ -30,11 +28,7 @@ class StatusMirror(StatusLine):
     def source(self) -> StatusLine | None:
         """The app's status line: the first one on the stack that is not a mirror."""
         for screen in self.app.screen_stack:
-            try:
-                found = screen.query(StatusLine)
-            except NoMatches:
-                continue
-            for line in found:
+            for line in screen.query(StatusLine):
                 if not isinstance(line, StatusMirror):
                     return line
         return None
