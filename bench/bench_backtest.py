@@ -13,6 +13,10 @@ does nothing (``bench/strategies/noop.py``), each as trades/s and events/s, with
 bare pure-Python loop that runs the two-MA logic (same averages, same TP/SL rule, instant fills)
 over the same trades in this run, and peak RSS.
 
+The backtests take the hot loop (:mod:`engine.backtest.hot_loop`) where it applies, as
+``stom backtest`` does; the two-MA backtest runs once more with every batch through the general
+path (``TickPipeline.process_batch``), what the hot loop is measured against.
+
 It also prints the *callback ceiling*: the two-MA strategy class's own ``on_trade`` called in a
 plain loop over the same trades, with a minimal context that fills every order at once at the
 trade's price (no market state, no risk, no OMS, no paper exchange, no latency; see
@@ -198,23 +202,25 @@ def callback_ceiling(root: Path) -> tuple[int, float, int]:
     return len(prices), time.perf_counter() - started, ctx.fills
 
 
-def backtest(root: Path, results: Path, strategy: Path = STRATEGY) -> dict[str, object]:
+def backtest(
+    root: Path, results: Path, strategy: Path = STRATEGY, hot_loop: bool = True
+) -> dict[str, object]:
     request = BacktestRequest(
         strategy_file=str(strategy), data_dir=str(root), results_dir=str(results),
         params=PARAMS if strategy == STRATEGY else {},
     )  # fmt: skip
     started = time.perf_counter()
-    result = run_backtest(request, Settings())
+    result = run_backtest(request, Settings(), hot_loop=hot_loop)
     wall = time.perf_counter() - started
     s = result.summary
     return {"ticks": s.ticks, "wall": wall, "fills": s.fills, "orders": s.orders,
             "trades": s.trade_stats.trades, "batches": s.batches}  # fmt: skip
 
 
-def child(root: Path, strategy: Path) -> None:
+def child(root: Path, strategy: Path, hot_loop: bool) -> None:
     """Run one backtest and print its figures and this process's peak RSS (JSON)."""
     with tempfile.TemporaryDirectory() as results:
-        figures = backtest(root, Path(results), strategy)
+        figures = backtest(root, Path(results), strategy, hot_loop)
     figures["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(figures))
 
@@ -231,9 +237,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_run(root: Path, strategy: Path = STRATEGY) -> dict[str, float]:
+def memory_run(root: Path, strategy: Path = STRATEGY, hot_loop: bool = True) -> dict[str, float]:
+    """One backtest in a child process (for its own peak RSS); ``hot_loop=False``: every batch
+    through ``TickPipeline.process_batch`` (engine.backtest.hot_loop skipped)."""
+    general = [] if hot_loop else ["--general-path"]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(root), "--strategy", str(strategy)],
+        [sys.executable, __file__, "--child", str(root), "--strategy", str(strategy), *general],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -259,10 +268,12 @@ def real_shaped(trades: int) -> None:
         print(f"callback ceiling (the two-MA strategy's own on_trade in a plain loop, instant "
               f"fills): {ceiling:,.0f} trades/s  ratio to the bare loop {ceiling / bare:.3f}  "
               f"({fills // 2} round trips)")  # fmt: skip
-        for name, strategy in (("two-MA with TP/SL", STRATEGY), ("no-op", NOOP)):
-            run = memory_run(root, strategy)
+        runs = (("two-MA with TP/SL", STRATEGY, True), ("no-op", NOOP, True),
+                ("two-MA, general path", STRATEGY, False))  # fmt: skip
+        for name, strategy, hot_loop in runs:
+            run = memory_run(root, strategy, hot_loop)
             wall = run["wall"]
-            print(f"backtest, {name + ':':<18} {report.trades / wall:>11,.0f} trades/s "
+            print(f"backtest, {name + ':':<22} {report.trades / wall:>11,.0f} trades/s "
                   f"{run['ticks'] / wall:>11,.0f} events/s  ratio to the bare loop "
                   f"{report.trades / wall / bare:.3f}  peak RSS {run['peak_rss_mb']:.0f} MB  "
                   f"({wall:.1f} s, {run['batches']:,} batches, {run['orders']} orders, "
@@ -282,9 +293,10 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--strategy", type=Path, default=STRATEGY, help=argparse.SUPPRESS)
+    parser.add_argument("--general-path", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.strategy)
+        child(args.child, args.strategy, not args.general_path)
         return
     print(f"python {platform.python_version()} on {platform.machine()}, one core")
     if args.shape == "real":

@@ -197,14 +197,34 @@ class MarketState:
         kinds = batch.kind
         if len(kinds) != 1:
             return self._apply_many(batch, recv_ns)
-        # One event: most batches of a real feed (one trade, one book message). The same
-        # updates as the loop in _apply_many, with no zip, no loop and no set of instruments.
-        index = batch.instrument[0]
+        # One event: most batches of a real feed (one trade, one book message).
+        crossed = self.apply_event(
+            batch.instrument[0],
+            kinds[0],
+            batch.side[0],
+            batch.price[0],
+            batch.size[0],
+            batch.ts_event[0],
+            recv_ns,
+        )
+        if crossed is not None:
+            self._drop_crossed(batch, [crossed])
+        return 1
+
+    @property
+    def guarded(self) -> bool:
+        """True when some instrument's crossed books are dropped (:meth:`guard_book`)."""
+        return bool(self._guards)
+
+    def apply_event(
+        self, index: int, kind: int, side: int, price: int, size: int, ts: int, recv_ns: int = 0
+    ) -> InstrumentState | None:
+        """Apply one event (a batch of one, with no batch): the same updates as the loop in
+        :meth:`_apply_many`, with no zip, no loop and no set of instruments.
+
+        Returns the instrument's state when it is guarded and its book is now crossed (the
+        caller drops it, see :meth:`apply`); None otherwise."""
         state = self._states[index]
-        kind = kinds[0]
-        price = batch.price[0]
-        size = batch.size[0]
-        ts = batch.ts_event[0]
         if kind == TRADE:
             state.last_price = price
             state.last_trade_ns = ts
@@ -216,7 +236,7 @@ class MarketState:
             ring_ts[slot] = ts
             state.ring_price[slot] = price
             state.ring_size[slot] = size
-            state.ring_side[slot] = batch.side[0]
+            state.ring_side[slot] = side
             state.trade_count = count + 1
             if self.track_bars:
                 state.bar_1s.on_trade(ts, price, size)
@@ -224,7 +244,7 @@ class MarketState:
                 state.bar_5m.on_trade(ts, price, size)
                 state.bar_15m.on_trade(ts, price, size)
         elif kind == BOOK_LEVEL:
-            if batch.side[0] == BID:
+            if side == BID:
                 bids = state.bids
                 if size:
                     bids[price] = size
@@ -253,8 +273,8 @@ class MarketState:
         self.last_event_ns = ts
         guards = self._guards
         if guards and index in guards and state.best_bid and state.best_bid >= state.best_ask > 0:
-            self._drop_crossed(batch, [state])
-        return 1
+            return state
+        return None
 
     def _apply_many(self, batch: MarketBatch, recv_ns: int) -> int:
         """:meth:`apply` for a batch of any length (the general loop)."""

@@ -159,19 +159,29 @@ def _in_window(frame: pl.DataFrame, plan: ReplayPlan) -> pl.DataFrame:
     return pl.concat([snapshot, after.select(snapshot.columns)], how="vertical")
 
 
-def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, MarketBatch, int]]:
-    """Yield ``(ts_init, batch, rows read so far)`` for every recorded batch, in order.
+@dataclass(slots=True)
+class ReplayChunk:
+    """About :data:`CHUNK_ROWS` rows of a replay as Python lists, cut at a batch boundary.
 
-    The batch is refilled in place for the next one (its columns too): use it before the next.
-    A one-event batch (most batches of a real feed: one trade, one book message) is the same
-    object every time, its one-element columns overwritten: nothing is allocated for it.
-    """
+    Batch ``j`` is rows ``starts[j]`` to ``ends[j]`` (exclusive), received at ``inits[j]``;
+    ``rows_before`` counts the rows of the replay before this chunk (for progress)."""
+
+    starts: list[int]
+    ends: list[int]
+    inits: list[int]
+    kind: list[int]
+    instrument: list[int]
+    side: list[int]
+    price: list[int]
+    size: list[int]
+    ts_event: list[int]
+    rows_before: int
+
+
+def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
+    """The replay as :class:`ReplayChunk` objects, in order (what :func:`replay_batches` cuts
+    into batches, and what the backtest's hot loop reads row by row)."""
     has_book = [False] * len(plan.instrument_ids)
-    batch = MarketBatch()
-    single = MarketBatch()
-    single.append(0, 0, 0, 0, 0, 0)
-    one_kind, one_instrument, one_side = single.kind, single.instrument, single.side
-    one_price, one_size, one_ts = single.price, single.size, single.ts_event
     rows_done = 0
     for day in plan.days:
         chunks = None
@@ -187,39 +197,60 @@ def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, Ma
             ends = [*cuts.tolist(), chunk.height]
             inits = init[starts].tolist()
             del init, cuts
-            kinds = chunk["kind"].to_list()
-            instruments = chunk["instrument"].to_list()
-            sides = chunk["side"].to_list()
-            prices = chunk["price"].to_list()
-            sizes = chunk["size"].to_list()
-            times = chunk["ts_event"].to_list()
-            for a, b, ts_init in zip(starts, ends, inits, strict=True):
-                if b - a == 1:
-                    if len(one_kind) != 1:  # a consumer changed it (a crossed-book rewrite)
-                        single = MarketBatch()
-                        single.append(0, 0, 0, 0, 0, 0)
-                        one_kind, one_instrument, one_side = (
-                            single.kind,
-                            single.instrument,
-                            single.side,
-                        )
-                        one_price, one_size, one_ts = single.price, single.size, single.ts_event
-                    one_kind[0] = kinds[a]
-                    one_instrument[0] = instruments[a]
-                    one_side[0] = sides[a]
-                    one_price[0] = prices[a]
-                    one_size[0] = sizes[a]
-                    one_ts[0] = times[a]
-                    yield ts_init, single, rows_done + b
-                    continue
-                batch.kind = kinds[a:b]
-                batch.instrument = instruments[a:b]
-                batch.side = sides[a:b]
-                batch.price = prices[a:b]
-                batch.size = sizes[a:b]
-                batch.ts_event = times[a:b]
-                yield ts_init, batch, rows_done + b
+            yield ReplayChunk(
+                starts,
+                ends,
+                inits,
+                chunk["kind"].to_list(),
+                chunk["instrument"].to_list(),
+                chunk["side"].to_list(),
+                chunk["price"].to_list(),
+                chunk["size"].to_list(),
+                chunk["ts_event"].to_list(),
+                rows_done,
+            )
             rows_done += chunk.height
+
+
+def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, MarketBatch, int]]:
+    """Yield ``(ts_init, batch, rows read so far)`` for every recorded batch, in order.
+
+    The batch is refilled in place for the next one (its columns too): use it before the next.
+    A one-event batch (most batches of a real feed: one trade, one book message) is the same
+    object every time, its one-element columns overwritten: nothing is allocated for it.
+    """
+    batch = MarketBatch()
+    single = one_event_batch()
+    for chunk in replay_chunks(store, plan):
+        kinds, instruments, sides = chunk.kind, chunk.instrument, chunk.side
+        prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
+        rows_done = chunk.rows_before
+        for a, b, ts_init in zip(chunk.starts, chunk.ends, chunk.inits, strict=True):
+            if b - a == 1:
+                if len(single.kind) != 1:  # a consumer changed it (a crossed-book rewrite)
+                    single = one_event_batch()
+                single.kind[0] = kinds[a]
+                single.instrument[0] = instruments[a]
+                single.side[0] = sides[a]
+                single.price[0] = prices[a]
+                single.size[0] = sizes[a]
+                single.ts_event[0] = times[a]
+                yield ts_init, single, rows_done + b
+                continue
+            batch.kind = kinds[a:b]
+            batch.instrument = instruments[a:b]
+            batch.side = sides[a:b]
+            batch.price = prices[a:b]
+            batch.size = sizes[a:b]
+            batch.ts_event = times[a:b]
+            yield ts_init, batch, rows_done + b
+
+
+def one_event_batch() -> MarketBatch:
+    """A batch of one (zero) event, whose one-element columns a replay overwrites."""
+    single = MarketBatch()
+    single.append(0, 0, 0, 0, 0, 0)
+    return single
 
 
 def _day_chunks(merged: pl.DataFrame) -> Iterator[pl.DataFrame]:

@@ -31,13 +31,15 @@ from pathlib import Path
 
 import msgspec
 
+from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
 from engine.backtest.replay import (
     ReplayPlan,
     count_rows,
     instruments_without_book,
+    one_event_batch,
     plan_replay,
-    replay_batches,
+    replay_chunks,
 )
 from engine.backtest.request import BacktestRequest, BacktestSummary
 from engine.backtest.time_range import parse_time_range
@@ -45,6 +47,7 @@ from engine.backtest.trades import FillRecord, RoundTrip, exposure_ns, round_tri
 from engine.config.settings import JournalSettings, Settings
 from engine.domain.fixed_point import from_raw
 from engine.domain.instrument import Instrument
+from engine.domain.market_data import MarketBatch
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled, OrderStatus
 from engine.market_state import MarketState
 from engine.oms.oms import Oms
@@ -98,12 +101,15 @@ def run_backtest(
     *,
     strategy_cls: type[Strategy] | None = None,
     store: TickStore | None = None,
+    hot_loop: bool = True,
 ) -> BacktestResult:
     """Run ``request`` in this process. Bad input raises ValueError naming what is wrong
     (or :class:`~engine.strategy.loader.StrategyLoadError` for a broken strategy file).
 
     ``store`` replaces the tick store at ``request.data_dir`` (an optimizer's worker passes one
-    that keeps the days it has read in memory across trials)."""
+    that keeps the days it has read in memory across trials). ``hot_loop=False`` runs every
+    batch through ``TickPipeline.process_batch`` (:mod:`engine.backtest.hot_loop` skipped: the
+    tests compare the two)."""
     cls = strategy_cls or load_strategy_class(request.strategy_file, request.strategy_class)
     store = store or TickStore(Path(request.data_dir))
     ids = _instrument_ids(request, cls, store)
@@ -140,7 +146,7 @@ def run_backtest(
         core.oms.journal_risk = False  # the journal is scratch: no restart to keep marks for
         try:
             return _Run(request, core.oms, clock, market, cls, ids, currency, initial).run(
-                store, plan, total_rows, progress
+                store, plan, total_rows, progress, hot_loop=hot_loop
             )
         finally:
             core.journal.close()
@@ -184,10 +190,16 @@ class _Run:
         self.strategy_id = self.runner.add(strategy_cls, request.params, ids, budget)
 
     def run(
-        self, store: TickStore, plan: ReplayPlan, total_rows: int, progress: Progress | None
+        self,
+        store: TickStore,
+        plan: ReplayPlan,
+        total_rows: int,
+        progress: Progress | None,
+        *,
+        hot_loop: bool = True,
     ) -> BacktestResult:
         started = time.perf_counter()
-        pipeline, sampler = self.pipeline, self.sampler
+        pipeline, sampler, runner = self.pipeline, self.sampler, self.runner
         exchange = self.oms.exchange
         process, pump = pipeline.process_batch, pipeline.pump
         first = last = 0
@@ -195,24 +207,61 @@ class _Run:
         report_every = max(1, total_rows // 200)
         next_report = report_every
         next_sample = sampler.next_ns
-        for ts_init, batch, rows in replay_batches(store, plan):
-            if exchange.has_work:  # (a plain attribute: nothing rests or waits, most batches)
-                due = exchange.next_due_ns
-                while due is not None and due < ts_init:
-                    pump(due)
-                    due = exchange.next_due_ns
-            process(batch, ts_init)
-            ticks += len(batch.kind)
-            batches += 1
-            last = ts_init
-            if ts_init >= next_sample:  # the first batch always samples (next_ns starts at 0)
-                if not first:
-                    first = ts_init
-                self._sample(ts_init)
-                next_sample = sampler.next_ns
-                if progress is not None and rows >= next_report:
-                    next_report = rows + report_every
-                    progress(rows, total_rows)
+        batch = MarketBatch()
+        single = one_event_batch()
+        for chunk in replay_chunks(store, plan):
+            starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
+            kinds, instruments, sides = chunk.kind, chunk.instrument, chunk.side
+            prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
+            count = len(starts)
+            j = 0
+            while j < count:
+                done = run_quiet(pipeline, runner, chunk, j, next_sample) if hot_loop else j
+                if done > j:
+                    # Quiet batches, in engine.backtest.hot_loop.
+                    ticks += ends[done - 1] - starts[j]
+                    batches += done - j
+                    j = done
+                else:
+                    # The general path: one batch through TickPipeline.process_batch.
+                    a, b, ts_init = starts[j], ends[j], inits[j]
+                    if b - a == 1:
+                        if len(single.kind) != 1:  # a crossed-book rewrite changed it
+                            single = one_event_batch()
+                        single.kind[0] = kinds[a]
+                        single.instrument[0] = instruments[a]
+                        single.side[0] = sides[a]
+                        single.price[0] = prices[a]
+                        single.size[0] = sizes[a]
+                        single.ts_event[0] = times[a]
+                        current = single
+                    else:
+                        batch.kind = kinds[a:b]
+                        batch.instrument = instruments[a:b]
+                        batch.side = sides[a:b]
+                        batch.price = prices[a:b]
+                        batch.size = sizes[a:b]
+                        batch.ts_event = times[a:b]
+                        current = batch
+                    if exchange.has_work:  # (a plain attribute: nothing rests or waits, most)
+                        due = exchange.next_due_ns
+                        while due is not None and due < ts_init:
+                            pump(due)
+                            due = exchange.next_due_ns
+                    process(current, ts_init)
+                    ticks += b - a
+                    batches += 1
+                    j += 1
+                last = inits[j - 1]
+                if last >= next_sample:  # the first batch always samples (next_ns starts at 0)
+                    if not first:
+                        first = last
+                    self._sample(last)
+                    next_sample = sampler.next_ns
+                    rows = chunk.rows_before + ends[j - 1]
+                    if progress is not None and rows >= next_report:
+                        next_report = rows + report_every
+                        progress(rows, total_rows)
         if not sum(state.trade_count for state in self.market):
             # Days with data, but none of it a trade inside the window (a window of an hour
             # with nothing recorded in it): no run, not a run that "made" nothing.

@@ -101,7 +101,8 @@ class Oms:
         self.view = OmsRiskView(self)
         self.stale: dict[str, str] = {}
         """Instruments whose feed is silent, by reason (refreshed every check interval)."""
-        self._next_check_ns = 0
+        self.next_check_ns = 0
+        """When :meth:`pump` runs the periodic risk checks next (replay or engine time)."""
         self._next_risk_save_ns = 0
         self.report_stale = True
         """Refresh :attr:`stale` at each check (for the risk payload). A backtest, which has no
@@ -330,8 +331,8 @@ class Oms:
         events = exchange.drain()
         if events:
             self.apply_venue_events(events)
-        if now_ns >= self._next_check_ns:
-            self._next_check_ns = now_ns + CHECK_INTERVAL_NS
+        if now_ns >= self.next_check_ns:
+            self.next_check_ns = now_ns + CHECK_INTERVAL_NS
             self._periodic(now_ns)
 
     def apply_venue_events(self, events: list[AnyOrderEvent]) -> None:

@@ -59,8 +59,9 @@ class PaperExchange:
         self._market = market
         self._latency = order_latency_ns
         self._id_prefix = id_prefix
-        self._events: list[AnyOrderEvent] = []
-        self._model = FillModel(market, self._events, id_prefix)
+        self.outbox: list[AnyOrderEvent] = []
+        """Venue events not drained yet (the fill model appends to this same list)."""
+        self._model = FillModel(market, self.outbox, id_prefix)
         self._submissions: list[Submission] = []
         self._cancels: list[Cancel] = []
         self._arrivals = 0
@@ -125,12 +126,12 @@ class PaperExchange:
             self._model.restore(record, now_ns)
             self._refresh()
             return
-        self._events.append(OrderExpired(ts=now_ns, client_order_id=client_order_id, reason=reason))
+        self.outbox.append(OrderExpired(ts=now_ns, client_order_id=client_order_id, reason=reason))
 
     def end_restored(self, order: Order, now_ns: int, reason: str) -> None:
         """Cancel an order this exchange took in an earlier run instead of putting it back (its
         venue is live now): an :class:`OrderCanceled` with ``reason`` at the next drain."""
-        self._events.append(
+        self.outbox.append(
             OrderCanceled(ts=now_ns, client_order_id=order.client_order_id, reason=reason)
         )
 
@@ -167,10 +168,10 @@ class PaperExchange:
 
     def drain(self) -> list[AnyOrderEvent]:
         """Venue events since the last drain, in the order they happened."""
-        if not self._events:
+        if not self.outbox:
             return []  # most steps: nothing happened on the venue
-        events = self._events[:]
-        self._events.clear()  # the fill model appends to this same list
+        events = self.outbox[:]
+        self.outbox.clear()  # the fill model appends to this same list
         return events
 
     def open_order_ids(self) -> set[str]:
@@ -212,7 +213,7 @@ class PaperExchange:
         due, _, kind, record = submission
         client_order_id = record.client_order_id
         if kind == DUPLICATE:
-            self._events.append(
+            self.outbox.append(
                 OrderRejected(
                     ts=due,
                     client_order_id=client_order_id,
@@ -227,9 +228,9 @@ class PaperExchange:
         # An order still on its way is not on the venue yet: a cancel that arrives before it
         # (sent earlier) is rejected, like a venue would.
         if self._model.cancel(client_order_id) is not None:
-            self._events.append(OrderCanceled(ts=ts, client_order_id=client_order_id))
+            self.outbox.append(OrderCanceled(ts=ts, client_order_id=client_order_id))
         else:
-            self._events.append(
+            self.outbox.append(
                 OrderCancelRejected(
                     ts=ts,
                     client_order_id=client_order_id,
@@ -240,12 +241,12 @@ class PaperExchange:
     def _activate(self, record: PaperOrder, ts: int) -> None:
         reason = self._refusal(record)
         if reason is not None:
-            self._events.append(
+            self.outbox.append(
                 OrderRejected(ts=ts, client_order_id=record.client_order_id, reason=reason)
             )
             return
         self._accepted += 1
-        self._events.append(
+        self.outbox.append(
             OrderAccepted(
                 ts=ts,
                 client_order_id=record.client_order_id,

@@ -143,6 +143,9 @@ class StrategyRunner:
         self._bar_series_count = 0
         self._trade_table_used = False
         self._instrument_count = -1
+        self.generation = 0
+        """Bumped whenever the dispatch tables are rebuilt (a strategy added, removed, enabled,
+        disabled or failed): a loop holding :meth:`quiet_trade_table` asks again when it moved."""
         self.time = BatchClock(clock.now_ns())
         """Time of the batch being processed, shared with the pipeline that drives this runner."""
         self._pipeline: TickPipeline | None = None
@@ -385,6 +388,26 @@ class StrategyRunner:
         if self._book_watch:
             self._dispatch_books()
 
+    def quiet_trade_table(self) -> list[list[tuple[Any, Callable[..., None]]] | None] | None:
+        """The per-instrument ``on_trade`` handlers, when that is all :meth:`dispatch` does for a
+        batch of one trade (no instrument added since, no strategy waiting to start, no bars,
+        no ``on_book``); None otherwise. Each handler is called as :meth:`dispatch` calls it:
+        under the watchdog, and through :meth:`fail` if it raises. The table is updated in
+        place; :attr:`generation` says when to ask again."""
+        if (
+            self._instrument_count != self.market.count
+            or self._unstarted
+            or self._bar_series_count
+            or self._book_watch
+        ):
+            return None
+        return self._trade_table
+
+    def fail(self, entry: Any, callback: str, exc: BaseException) -> None:
+        """Disable the strategy of ``entry`` (a handler's first element in
+        :meth:`quiet_trade_table`): ``callback`` raised ``exc``."""
+        self._fail(entry, callback, exc)
+
     # --- state across restarts ----------------------------------------------------------------
 
     def save_state(self) -> dict[str, dict[str, Any]]:
@@ -509,6 +532,7 @@ class StrategyRunner:
 
     def _rebuild(self) -> None:
         """Rebuild the dispatch tables in place (the hot loop holds references to them)."""
+        self.generation += 1
         count = self._instrument_count = len(self.market)
         trade_table: list[list[tuple[_Entry, Callable[..., None]]] | None] = [None] * count
         bar_table: list[list[tuple[_Entry, str, BarSeries]] | None] = [None] * count

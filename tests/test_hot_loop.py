@@ -1,0 +1,147 @@
+"""The backtest's hot loop (engine.backtest.hot_loop) changes nothing but speed.
+
+Every backtest here runs twice on the same data: every batch through
+``TickPipeline.process_batch`` (``hot_loop=False``), and with the hot loop taking the batches it
+can. Summary, orders, fills, round trips, every equity point and the books at the end must be
+equal, and the hot loop must really have taken its share of the batches.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+import engine.backtest.run as backtest_run
+from bench.real_shaped import write_real_shaped
+from engine.backtest import hot_loop
+from engine.backtest.request import BacktestRequest
+from engine.backtest.run import BacktestResult, run_backtest
+from engine.backtest.sample_data import write_sample
+from engine.config.settings import Settings
+from engine.market_state import MarketState
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = ROOT / "tests" / "strategies"
+TIMING = ("wall_s", "ticks_per_s", "created_ns", "id")
+"""Summary fields that measure or name the run, not its result (the id holds the time)."""
+
+
+@pytest.fixture(scope="module")
+def real_shaped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One instrument, one trade per ts_init, quote changes between trades (bench's shape)."""
+    root = tmp_path_factory.mktemp("real") / "ticks"
+    write_real_shaped(root, trades_per_day=40_000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_instruments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two instruments whose events share 5 ms batches (batches of several events, interleaved)."""
+    root = tmp_path_factory.mktemp("sample")
+    write_sample(root, symbols=("KRW-BTC", "KRW-ETH"), days=2, first_day=date(2026, 1, 5),
+                 session_minutes=1.0, rate=2_000.0, seed=11)  # fmt: skip
+    return root
+
+
+class Recorder:
+    """Stands in for the hot loop's ``run_quiet`` and counts the batches it took."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def __call__(self, pipeline: Any, runner: Any, chunk: Any, j: int, stop_ns: int) -> int:
+        done = hot_loop.run_quiet(pipeline, runner, chunk, j, stop_ns)
+        self.batches += done - j
+        return done
+
+
+def books(market: MarketState) -> list[tuple[Any, ...]]:
+    """Everything the market state holds of each instrument (compared at the end of a run)."""
+    return [
+        (state.bids, state.asks, state.best_bid, state.best_ask, state.book_seq,
+         state.trade_count, state.volume, state.turnover, state.last_price, state.ts_event,
+         state.ts_recv, state.ring_price, state.ring_size, state.ring_side, state.ring_ts)
+        for state in market
+    ] + [(market.events_total, market.last_event_ns)]  # fmt: skip
+
+
+def run_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+    data: Path,
+    results: Path,
+    strategy: str,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """The backtest through the general path, then with the hot loop. Returns both results as
+    plain data (with the books at the end), the batches the hot loop took and the batch count."""
+    markets: list[MarketState] = []
+
+    def market_state(**options: Any) -> MarketState:
+        markets.append(MarketState(**options))
+        return markets[-1]
+
+    monkeypatch.setattr(backtest_run, "MarketState", market_state)
+    recorder = Recorder()
+    monkeypatch.setattr(backtest_run, "run_quiet", recorder)
+    outcomes = []
+    for hot in (False, True):
+        request = BacktestRequest(strategy_file=str(STRATEGIES / strategy), data_dir=str(data),
+                                  results_dir=str(results / str(hot)), params=params)  # fmt: skip
+        result = run_backtest(request, Settings(), hot_loop=hot)
+        outcomes.append({**plain(result), "books": books(markets[-1])})
+    return outcomes[0], outcomes[1], recorder.batches, result.summary.batches
+
+
+def plain(result: BacktestResult) -> dict[str, Any]:
+    summary = msgspec.to_builtins(result.summary)
+    for field in TIMING:
+        summary.pop(field)
+    return {
+        "summary": summary,
+        "orders": result.orders,
+        "fills": result.fills,
+        "trades": result.trades,
+        "equity": result.equity,
+    }
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "min_fills", "quiet_share"),
+    [
+        # Market orders with 20 ms latency: the loop hands over while each is on its way.
+        ("two_ma.py", {"fast": 10, "slow": 40, "take_profit_bp": 2, "stop_loss_bp": 2}, 40, 0.5),
+        # Limit orders resting most of the time (the general path's), cancels, queues: the
+        # loop takes only the stretches between a fill and the next quote.
+        ("trade_limits.py", {"patience": 30}, 10, 0.01),
+        # A strategy that raises at its third trade: disabled, the rest of the run is quiet.
+        ("raiser.py", {}, 0, 0.99),
+    ],
+)
+def test_real_shaped_backtests_are_equal_both_ways(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_shaped: Path,
+    strategy: str, params: dict[str, Any], min_fills: int, quiet_share: float,
+) -> None:  # fmt: skip
+    general, hot, quiet, batches = run_both_ways(
+        monkeypatch, real_shaped, tmp_path, strategy, params
+    )
+    assert general["summary"]["fills"] >= min_fills
+    assert hot == general
+    # The hot loop took its share: everything but an order's time on the venue.
+    assert quiet > batches * quiet_share, (quiet, batches)
+
+
+def test_two_instruments_in_shared_batches_are_equal_both_ways(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, two_instruments: Path
+) -> None:
+    params = {"fast": 6, "slow": 30, "take_profit_bp": 3, "stop_loss_bp": 3}
+    general, hot, quiet, batches = run_both_ways(
+        monkeypatch, two_instruments, tmp_path, "two_ma.py", params
+    )
+    assert len(general["summary"]["instruments"]) == 2
+    assert general["summary"]["fills"] >= 20
+    assert hot == general
+    assert quiet > batches // 2, (quiet, batches)
