@@ -19,6 +19,8 @@ alone, and compares every fill, order, equity point and the books at the end.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from engine.backtest.replay import ReplayChunk
 from engine.domain.market_data import TRADE
 from engine.paper.exchange import PaperExchange
@@ -62,30 +64,11 @@ def run_quiet(
         if now > clock.ns:  # noqa: PLR1730 (a branch beats max() per batch)
             clock.ns = now
         j += 1
-        called = False
         if b - a == 1:
+            # One event (most batches of a real feed): no range, no list.
             kind = kinds[a]
-            index = instruments[a]
-            price = prices[a]
-            size = sizes[a]
-            side = sides[a]
-            ts = times[a]
-            # (no crossed book to drop: nothing is guarded, see above)
-            apply_event(index, kind, side, price, size, ts, now)
-            if kind == TRADE:
-                handlers = table[index]
-                if handlers is not None:
-                    called = True
-                    for entry, handler in handlers:
-                        # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
-                        try:
-                            guard.owner = entry
-                            guard.calls += 1
-                            handler(index, price, size, side, ts)
-                            guard.owner = None
-                        except BaseException as exc:
-                            guard.owner = None
-                            fail(entry, "on_trade", exc)
+            apply_event(instruments[a], kind, sides[a], prices[a], sizes[a], times[a], now)
+            rows: Sequence[int] = (a,) if kind == TRADE else ()
         else:
             # Every event first, then the handlers of each trade in order (process_batch's
             # order: the book is whole when a strategy hears of a trade in the same batch).
@@ -94,24 +77,26 @@ def run_quiet(
                     instruments[row], kinds[row], sides[row], prices[row], sizes[row],
                     times[row], now,
                 )  # fmt: skip
-            for row in range(a, b):
-                if kinds[row] != TRADE:
-                    continue
-                index = instruments[row]
-                handlers = table[index]
-                if handlers is None:
-                    continue
-                called = True
-                price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
-                for entry, handler in handlers:
-                    try:
-                        guard.owner = entry
-                        guard.calls += 1
-                        handler(index, price, size, side, ts)
-                        guard.owner = None
-                    except BaseException as exc:
-                        guard.owner = None
-                        fail(entry, "on_trade", exc)
+            rows = [row for row in range(a, b) if kinds[row] == TRADE]
+        # (no crossed book to drop above: nothing is guarded, see the start)
+        called = False
+        for row in rows:
+            index = instruments[row]
+            handlers = table[index]
+            if handlers is None:
+                continue
+            called = True
+            price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
+            for entry, handler in handlers:
+                # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
+                try:
+                    guard.owner = entry
+                    guard.calls += 1
+                    handler(index, price, size, side, ts)
+                    guard.owner = None
+                except BaseException as exc:
+                    guard.owner = None
+                    fail(entry, "on_trade", exc)
         if called and (exchange.has_work or outbox or runner.generation != generation):
             # An order went out (or was refused, or a strategy failed): the pump as
             # process_batch runs it, then the general path from the next batch on.

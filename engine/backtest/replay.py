@@ -215,39 +215,51 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
 def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, MarketBatch, int]]:
     """Yield ``(ts_init, batch, rows read so far)`` for every recorded batch, in order.
 
-    The batch is refilled in place for the next one (its columns too): use it before the next.
-    A one-event batch (most batches of a real feed: one trade, one book message) is the same
-    object every time, its one-element columns overwritten: nothing is allocated for it.
+    The batch is refilled in place for the next one (see :class:`BatchCutter`): use it before
+    the next.
     """
-    batch = MarketBatch()
-    single = one_event_batch()
+    cutter = BatchCutter()
     for chunk in replay_chunks(store, plan):
-        kinds, instruments, sides = chunk.kind, chunk.instrument, chunk.side
-        prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
-        rows_done = chunk.rows_before
+        cut, rows_done = cutter.cut, chunk.rows_before
         for a, b, ts_init in zip(chunk.starts, chunk.ends, chunk.inits, strict=True):
-            if b - a == 1:
-                if len(single.kind) != 1:  # a consumer changed it (a crossed-book rewrite)
-                    single = one_event_batch()
-                single.kind[0] = kinds[a]
-                single.instrument[0] = instruments[a]
-                single.side[0] = sides[a]
-                single.price[0] = prices[a]
-                single.size[0] = sizes[a]
-                single.ts_event[0] = times[a]
-                yield ts_init, single, rows_done + b
-                continue
-            batch.kind = kinds[a:b]
-            batch.instrument = instruments[a:b]
-            batch.side = sides[a:b]
-            batch.price = prices[a:b]
-            batch.size = sizes[a:b]
-            batch.ts_event = times[a:b]
-            yield ts_init, batch, rows_done + b
+            yield ts_init, cut(chunk, a, b), rows_done + b
 
 
-def one_event_batch() -> MarketBatch:
-    """A batch of one (zero) event, whose one-element columns a replay overwrites."""
+class BatchCutter:
+    """Rows ``a`` to ``b`` of a :class:`ReplayChunk` as the :class:`MarketBatch` the pipeline
+    takes, refilled in place each time. A one-event batch (most batches of a real feed: one
+    trade, one book message) is the same object every time, its one-element columns
+    overwritten: nothing is allocated for it."""
+
+    __slots__ = ("batch", "single")
+
+    def __init__(self) -> None:
+        self.batch = MarketBatch()
+        self.single = _one_event_batch()
+
+    def cut(self, chunk: ReplayChunk, a: int, b: int) -> MarketBatch:
+        if b - a == 1:
+            single = self.single
+            if len(single.kind) != 1:  # a consumer changed it (a crossed-book rewrite)
+                single = self.single = _one_event_batch()
+            single.kind[0] = chunk.kind[a]
+            single.instrument[0] = chunk.instrument[a]
+            single.side[0] = chunk.side[a]
+            single.price[0] = chunk.price[a]
+            single.size[0] = chunk.size[a]
+            single.ts_event[0] = chunk.ts_event[a]
+            return single
+        batch = self.batch
+        batch.kind = chunk.kind[a:b]
+        batch.instrument = chunk.instrument[a:b]
+        batch.side = chunk.side[a:b]
+        batch.price = chunk.price[a:b]
+        batch.size = chunk.size[a:b]
+        batch.ts_event = chunk.ts_event[a:b]
+        return batch
+
+
+def _one_event_batch() -> MarketBatch:
     single = MarketBatch()
     single.append(0, 0, 0, 0, 0, 0)
     return single

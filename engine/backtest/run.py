@@ -34,10 +34,10 @@ import msgspec
 from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
 from engine.backtest.replay import (
+    BatchCutter,
     ReplayPlan,
     count_rows,
     instruments_without_book,
-    one_event_batch,
     plan_replay,
     replay_chunks,
 )
@@ -47,7 +47,6 @@ from engine.backtest.trades import FillRecord, RoundTrip, exposure_ns, round_tri
 from engine.config.settings import JournalSettings, Settings
 from engine.domain.fixed_point import from_raw
 from engine.domain.instrument import Instrument
-from engine.domain.market_data import MarketBatch
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled, OrderStatus
 from engine.market_state import MarketState
 from engine.oms.oms import Oms
@@ -207,12 +206,9 @@ class _Run:
         report_every = max(1, total_rows // 200)
         next_report = report_every
         next_sample = sampler.next_ns
-        batch = MarketBatch()
-        single = one_event_batch()
+        cut = BatchCutter().cut
         for chunk in replay_chunks(store, plan):
             starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
-            kinds, instruments, sides = chunk.kind, chunk.instrument, chunk.side
-            prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
             count = len(starts)
             j = 0
             while j < count:
@@ -225,24 +221,7 @@ class _Run:
                 else:
                     # The general path: one batch through TickPipeline.process_batch.
                     a, b, ts_init = starts[j], ends[j], inits[j]
-                    if b - a == 1:
-                        if len(single.kind) != 1:  # a crossed-book rewrite changed it
-                            single = one_event_batch()
-                        single.kind[0] = kinds[a]
-                        single.instrument[0] = instruments[a]
-                        single.side[0] = sides[a]
-                        single.price[0] = prices[a]
-                        single.size[0] = sizes[a]
-                        single.ts_event[0] = times[a]
-                        current = single
-                    else:
-                        batch.kind = kinds[a:b]
-                        batch.instrument = instruments[a:b]
-                        batch.side = sides[a:b]
-                        batch.price = prices[a:b]
-                        batch.size = sizes[a:b]
-                        batch.ts_event = times[a:b]
-                        current = batch
+                    current = cut(chunk, a, b)
                     if exchange.has_work:  # (a plain attribute: nothing rests or waits, most)
                         due = exchange.next_due_ns
                         while due is not None and due < ts_init:
