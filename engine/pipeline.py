@@ -9,6 +9,10 @@ both cut the source where an order falls due on the paper exchange, so an order 
 exactly as of its due time in both. That shared order of operations is what makes a paper run
 and a backtest on the same ticks agree to the unit.
 
+A backtest hands the batches it can to :mod:`engine.backtest.hot_loop` (while nothing waits on
+the paper exchange and the strategies want only ``on_trade``): the same steps in the same order,
+read straight from the replay's columns, held equal to this path by ``tests/test_hot_loop.py``.
+
 The strategies are one stage (:class:`MarketStage`, in practice
 :class:`~engine.strategy.runner.StrategyRunner`): the pipeline conducts the market state, the
 exchange and the OMS whether or not a strategy is loaded.

@@ -8,6 +8,10 @@ For each recorded batch (see :mod:`engine.backtest.replay`), in order:
 2. ``TickPipeline.process_batch`` runs at the batch's ``ts_init``: market state, the paper
    exchange's fills, strategy callbacks, the OMS pump.
 
+While nothing waits on the paper exchange (no order on its way or resting) and the strategy
+wants only ``on_trade``, step 2 is :func:`engine.backtest.hot_loop.run_quiet`: the same steps in
+the same order, with no batch object (most of a real-shaped day; ``hot_loop=False`` turns it off).
+
 The clock (:class:`ReplayClock`) reads the pipeline's batch time: the time of the step being
 processed, which only moves forward; nothing sets a second clock per batch.
 
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import msgspec
 
+from engine.backtest.checks import initial_equity, instrument_ids, positive_decimal, quote_currency
 from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
 from engine.backtest.replay import (
@@ -46,7 +51,6 @@ from engine.backtest.time_range import parse_time_range
 from engine.backtest.trades import FillRecord, RoundTrip, exposure_ns, round_trips
 from engine.config.settings import JournalSettings, Settings
 from engine.domain.fixed_point import from_raw
-from engine.domain.instrument import Instrument
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled, OrderStatus
 from engine.market_state import MarketState
 from engine.oms.oms import Oms
@@ -111,10 +115,10 @@ def run_backtest(
     tests compare the two)."""
     cls = strategy_cls or load_strategy_class(request.strategy_file, request.strategy_class)
     store = store or TickStore(Path(request.data_dir))
-    ids = _instrument_ids(request, cls, store)
+    ids = instrument_ids(request, cls, store)
     instruments = [store.instrument(iid) for iid in ids]
-    currency = _currency(instruments)
-    initial = _initial_equity(settings, currency)
+    currency = quote_currency(instruments)
+    initial = initial_equity(settings, currency)
     window = parse_time_range(request.start, request.end, request.tz)
     market = MarketState(trade_ring=16, bar_history=2, track_bars=False)
     indexes = [market.add(instrument) for instrument in instruments]
@@ -183,8 +187,10 @@ class _Run:
         clock.time = self.runner.time  # from now on the clock reads the pipeline's time
         self.pipeline = TickPipeline(oms, self.runner, self.runner.time)
         budget = StrategyBudget(
-            max_order_notional=_decimal(request.max_order_notional, "max_order_notional"),
-            max_position_notional=_decimal(request.max_position_notional, "max_position_notional"),
+            max_order_notional=positive_decimal(request.max_order_notional, "max_order_notional"),
+            max_position_notional=positive_decimal(
+                request.max_position_notional, "max_position_notional"
+            ),
         )
         self.strategy_id = self.runner.add(strategy_cls, request.params, ids, budget)
 
@@ -372,49 +378,6 @@ class _Run:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _instrument_ids(request: BacktestRequest, cls: type[Strategy], store: TickStore) -> list[str]:
-    recorded = store.instrument_ids()
-    ids = list(request.instruments) or list(cls.instruments) or recorded
-    if not ids:
-        raise ValueError(f"no recorded instruments in {store.root}")
-    missing = [iid for iid in ids if iid not in recorded]
-    if missing:
-        raise ValueError(
-            f"no recorded data for {', '.join(missing)} in {store.root}; "
-            f"recorded: {', '.join(recorded) or 'nothing'}"
-        )
-    return ids
-
-
-def _currency(instruments: list[Instrument]) -> str:
-    currencies = sorted({instrument.quote_currency for instrument in instruments})
-    if len(currencies) != 1:
-        raise ValueError(
-            f"instruments are quoted in {', '.join(currencies)}: a backtest needs one quote "
-            "currency (run one per currency)"
-        )
-    return currencies[0]
-
-
-def _initial_equity(settings: Settings, currency: str) -> Decimal:
-    text = settings.paper.balances.get(currency)
-    if text is None:
-        raise ValueError(f"[paper] balances has no {currency} balance to trade these instruments")
-    return Decimal(text)
-
-
-def _decimal(text: str | None, field: str) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise ValueError(f"{field} {text!r} is not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise ValueError(f"{field} {text!r} must be a positive number")
-    return value
 
 
 def _result_id(request: BacktestRequest, cls: type[Strategy]) -> str:
