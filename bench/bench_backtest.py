@@ -1,7 +1,7 @@
 """Backtest throughput and memory: recorded ticks through the full path (strategy, runner, risk,
 OMS, paper fill model) versus bare pure-Python loops over the same ticks.
 
-    python bench/bench_backtest.py [--shape real] [--trades N] [--skip-memory]
+    python bench/bench_backtest.py [--shape real] [--trades N] [--rounds N]
     python bench/bench_backtest.py --shape batched [--ticks N] [--memory-base N]
 
 ``--shape real`` (the default): ``bench/real_shaped.py`` data, shaped like real feeds: one trade
@@ -16,6 +16,9 @@ over the same trades in this run, and peak RSS.
 The backtests take the hot loop (:mod:`engine.backtest.hot_loop`) where it applies, as
 ``stom backtest`` does; the two-MA backtest runs once more with every batch through the general
 path (``TickPipeline.process_batch``), what the hot loop is measured against.
+
+Each figure is measured ``--rounds`` times (3 by default), all of them in turn each round, and
+printed as the median; each ratio is the median of the ratios within one round.
 
 It also prints the *callback ceiling*: the two-MA strategy class's own ``on_trade`` called in a
 plain loop over the same trades, with a minimal context that fills every order at once at the
@@ -42,6 +45,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -248,8 +252,11 @@ def memory_run(root: Path, strategy: Path = STRATEGY, hot_loop: bool = True) -> 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def real_shaped(trades: int) -> None:
-    """The real-shaped figures (see the module docstring)."""
+def real_shaped(trades: int, rounds: int) -> None:
+    """The real-shaped figures (see the module docstring), measured ``rounds`` times in turn
+    (bare loop, ceiling, each backtest, then again): each figure is printed as the median of its
+    rounds, each ratio as the median of the ratios within a round, so that a machine whose speed
+    drifts between rounds moves the figures but not the ratios."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "ticks"
         started = time.perf_counter()
@@ -258,26 +265,40 @@ def real_shaped(trades: int) -> None:
               f"{report.batches:,} batches ({report.instrument_id}, one day) written in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         prices = trade_prices(root)
-        started = time.perf_counter()
-        trips = bare_two_ma(prices, int(PARAMS["fast"]), int(PARAMS["slow"]),
-                            int(PARAMS["take_profit_bp"]), int(PARAMS["stop_loss_bp"]))  # fmt: skip
-        bare = len(prices) / (time.perf_counter() - started)
-        print(f"bare pure-Python two-MA loop: {bare:,.0f} trades/s ({trips} round trips)")
-        count, seconds, fills = callback_ceiling(root)
-        ceiling = count / seconds
-        print(f"callback ceiling (the two-MA strategy's own on_trade in a plain loop, instant "
-              f"fills): {ceiling:,.0f} trades/s  ratio to the bare loop {ceiling / bare:.3f}  "
-              f"({fills // 2} round trips)")  # fmt: skip
         runs = (("two-MA with TP/SL", STRATEGY, True), ("no-op", NOOP, True),
                 ("two-MA, general path", STRATEGY, False))  # fmt: skip
-        for name, strategy, hot_loop in runs:
-            run = memory_run(root, strategy, hot_loop)
-            wall = run["wall"]
-            print(f"backtest, {name + ':':<22} {report.trades / wall:>11,.0f} trades/s "
-                  f"{run['ticks'] / wall:>11,.0f} events/s  ratio to the bare loop "
-                  f"{report.trades / wall / bare:.3f}  peak RSS {run['peak_rss_mb']:.0f} MB  "
-                  f"({wall:.1f} s, {run['batches']:,} batches, {run['orders']} orders, "
-                  f"{run['fills']} fills)")  # fmt: skip
+        bares: list[float] = []
+        ceilings: list[float] = []
+        backtests: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in runs}
+        for _ in range(rounds):
+            started = time.perf_counter()
+            trips = bare_two_ma(
+                prices, int(PARAMS["fast"]), int(PARAMS["slow"]),
+                int(PARAMS["take_profit_bp"]), int(PARAMS["stop_loss_bp"]),
+            )  # fmt: skip
+            bares.append(len(prices) / (time.perf_counter() - started))
+            count, seconds, fills = callback_ceiling(root)
+            ceilings.append(count / seconds)
+            for name, strategy, hot_loop in runs:
+                backtests[name].append(memory_run(root, strategy, hot_loop))
+        bare = median(bares)
+        print(f"bare pure-Python two-MA loop: {bare:,.0f} trades/s, median of {rounds} "
+              f"({min(bares):,.0f} to {max(bares):,.0f}; {trips} round trips)")  # fmt: skip
+        ratio = median([c / b for c, b in zip(ceilings, bares, strict=True)])
+        print(f"callback ceiling (the two-MA strategy's own on_trade in a plain loop, instant "
+              f"fills): {median(ceilings):,.0f} trades/s  ratio to the bare loop {ratio:.3f}  "
+              f"({fills // 2} round trips)")  # fmt: skip
+        for name, _, _ in runs:
+            measured = backtests[name]
+            rates = [report.trades / run["wall"] for run in measured]
+            ratio = median([r / b for r, b in zip(rates, bares, strict=True)])
+            last = measured[-1]
+            wall = median([run["wall"] for run in measured])
+            print(f"backtest, {name + ':':<22} {median(rates):>11,.0f} trades/s "
+                  f"{last['ticks'] / wall:>11,.0f} events/s  ratio to the bare loop "
+                  f"{ratio:.3f}  peak RSS {max(run['peak_rss_mb'] for run in measured):.0f} MB  "
+                  f"({wall:.1f} s, {last['batches']:,} batches, {last['orders']} orders, "
+                  f"{last['fills']} fills)")  # fmt: skip
 
 
 def main() -> None:
@@ -291,6 +312,8 @@ def main() -> None:
     parser.add_argument("--memory-base", type=int, default=400_000,
                         help="events per day for the memory check (1 day vs 10 days)")  # fmt: skip
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="real shape: rounds of measurements (medians printed)")  # fmt: skip
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--strategy", type=Path, default=STRATEGY, help=argparse.SUPPRESS)
     parser.add_argument("--general-path", action="store_true", help=argparse.SUPPRESS)
@@ -300,7 +323,7 @@ def main() -> None:
         return
     print(f"python {platform.python_version()} on {platform.machine()}, one core")
     if args.shape == "real":
-        real_shaped(args.trades)
+        real_shaped(args.trades, max(1, args.rounds))
         return
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "ticks"
