@@ -24,6 +24,7 @@ import numpy.typing as npt
 import polars as pl
 
 from engine.backtest.replay import plan_replay, read_day_merged
+from engine.backtest.stream import stream_day, streamable
 from engine.backtest.time_range import parse_time_range
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import BID, BOOK_CLEAR, BOOK_LEVEL, TRADE
@@ -80,41 +81,59 @@ def load_market_tape(
     instrument = store.instrument(instrument_ids[0])
     window = parse_time_range(start, end, tz)
     plan = plan_replay(store, instrument_ids, [0], None, None, window)
+    # Per row only what the tape keeps (kind, side, price, size); per batch its first row and
+    # ts_init; per trade its ts_event. Each column is joined and its parts dropped in turn, so
+    # the peak is the tape plus one column, not two copies of every row.
     columns: dict[str, list[np.ndarray[Any, Any]]] = {
-        name: [] for name in ("kind", "side", "price", "size", "ts_event", "ts_init", "first")
+        name: [] for name in ("kind", "side", "price", "size", "starts", "batch_ts", "trade_ts")
     }
     has_book = [False]
+    rows = 0
     for day in plan.days:
-        merged = read_day_merged(store, plan, day, has_book)
-        if not merged.height:
-            continue
-        init = merged["ts_init"].to_numpy()
-        first = np.ones(len(init), np.bool_)
-        first[1:] = init[1:] != init[:-1]
-        columns["first"].append(first)
-        columns["ts_init"].append(init.astype(np.int64, copy=False))
-        for name in ("kind", "side"):
-            columns[name].append(merged[name].cast(pl.Int8).to_numpy())
-        for name in ("price", "size", "ts_event"):
-            columns[name].append(merged[name].cast(pl.Int64).to_numpy())
-        del merged
+        # A part file at a time where the day streams (as the backtest's replay does): only
+        # the arrays grow with the day, not a whole day's frame and its sort beside them.
+        chunks = None
+        if streamable(store, day, plan.start_ns, plan.end_ns):
+            chunks = stream_day(store, plan.instrument_ids, plan.indexes, day, has_book)
+        if chunks is None:
+            chunks = iter([read_day_merged(store, plan, day, has_book)])
+        for merged in chunks:
+            if not merged.height:
+                continue
+            init = merged["ts_init"].to_numpy()
+            # A chunk holds whole batches: its first row starts one.
+            firsts = np.concatenate(([0], np.flatnonzero(init[1:] != init[:-1]) + 1))
+            columns["starts"].append(firsts + rows)
+            columns["batch_ts"].append(init[firsts].astype(np.int64))
+            kind = merged["kind"].cast(pl.Int8).to_numpy().copy()
+            columns["kind"].append(kind)
+            columns["side"].append(merged["side"].cast(pl.Int8).to_numpy().copy())
+            for name in ("price", "size"):
+                columns[name].append(merged[name].cast(pl.Int64).to_numpy().copy())
+            times = merged["ts_event"].cast(pl.Int64).to_numpy()
+            columns["trade_ts"].append(times[kind == TRADE].copy())
+            rows += merged.height
+            del merged, init, times
     if not columns["kind"]:
         raise VectorRefusal("no recorded data in the run's window")
-    joined = {
-        name: parts[0] if len(parts) == 1 else np.concatenate(parts)
-        for name, parts in columns.items()
-    }
-    starts = np.flatnonzero(joined["first"])
-    batch_ts = joined["ts_init"][starts]
+
+    def joined(name: str) -> Any:
+        parts = columns.pop(name)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    starts = joined("starts")
+    batch_ts = joined("batch_ts")
     if len(batch_ts) > 1 and not bool(np.all(batch_ts[1:] > batch_ts[:-1])):
         raise VectorRefusal("the recording's ts_init steps back: the replay order is not time")
     row_end = np.empty(len(starts), np.int64)
     row_end[:-1] = starts[1:]
-    row_end[-1] = len(joined["kind"])
-    kind, side = joined["kind"], joined["side"]
-    price, size = joined["price"], joined["size"]
+    row_end[-1] = rows
+    del starts
+    kind, side = joined("kind"), joined("side")
+    price, size = joined("price"), joined("size")
     bid, bid_size, ask, ask_size, last = _book_tops(kind, side, price, size, row_end)
     mark = np.where((bid > 0) & (ask > 0), (bid + ask) // 2, last)
+    del last
     trade_rows = np.flatnonzero(kind == TRADE)
     trade_batch = np.searchsorted(row_end, trade_rows, side="right").astype(np.int64, copy=False)
     trades = TradeTape(
@@ -122,7 +141,7 @@ def load_market_tape(
         price=price[trade_rows],
         size=size[trade_rows],
         side=side[trade_rows],
-        ts=joined["ts_event"][trade_rows],
+        ts=joined("trade_ts"),
         best_bid=bid[trade_batch],
         best_ask=ask[trade_batch],
     )
