@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from itertools import pairwise
 
-from engine.domain.fixed_point import PrecisionError, from_raw, to_raw
-from engine.domain.tick_table import TickTable
+from engine.domain.fixed_point import from_raw, to_raw
 from engine.protocol.payloads import InstrumentInfo
 from stom_tui.formatting import decimal_places, format_decimal
+from stom_tui.price_grid import PriceGrid
 
 _NICE_FACTORS = (Decimal(1), Decimal(2), Decimal(5))
 _TIME_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200)
@@ -24,24 +24,22 @@ _NS_PER_S = 1_000_000_000
 _MAX_PLACES = 8
 
 
-class PriceGrid:
-    """The instrument's tick at a price (the unit of the price axis), or a fallback unit."""
+class AxisUnit:
+    """The unit of the price axis: the instrument's tick at a price (its
+    :class:`~stom_tui.price_grid.PriceGrid`), or, with no tick table, the finest step among the
+    prices shown."""
 
     def __init__(self, info: InstrumentInfo | None) -> None:
         self.precision = info.price_precision if info is not None else None
-        self._table: TickTable | None = None
-        if info is not None:
-            try:
-                self._table = TickTable.from_decimal(info.tick_bands, info.price_precision)
-            except (ValueError, PrecisionError):
-                self._table = None
+        self._grid = PriceGrid.from_info(info) if info is not None else None
 
     def unit_at(self, price: Decimal, prices: Sequence[Decimal] = ()) -> Decimal:
         """The tick at ``price``; without a tick table, the finest step among ``prices``."""
-        if self._table is not None and self.precision is not None and price > 0:
-            unit = Decimal(1).scaleb(-self.precision)
+        grid = self._grid
+        if grid is not None and price > 0:
+            unit = Decimal(1).scaleb(-grid.precision)
             floored = price.quantize(unit, rounding=ROUND_DOWN)
-            return from_raw(self._table.tick_at(to_raw(floored, self.precision)), self.precision)
+            return from_raw(grid.table.tick_at(to_raw(floored, grid.precision)), grid.precision)
         places = max((decimal_places(value) for value in prices), default=0)
         if self.precision is not None:
             places = min(places, self.precision)

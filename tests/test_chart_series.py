@@ -12,7 +12,7 @@ from engine.domain.tick_table import KRX_STOCK_BANDS, UPBIT_KRW_BANDS
 from engine.protocol.payloads import BarRow, InstrumentInfo, TradeRow
 from engine.protocol.trading import OrderRow
 from stom_tui.chart_axes import (
-    PriceGrid,
+    AxisUnit,
     PriceScale,
     compact_volume,
     price_label,
@@ -246,7 +246,7 @@ def test_fills_are_kept_per_instrument_and_exact() -> None:
 
 
 def test_price_labels_use_the_grid_not_floats() -> None:
-    btc = PriceGrid(info([(lower, tick) for lower, tick in UPBIT_KRW_BANDS], 8))
+    btc = AxisUnit(info([(lower, tick) for lower, tick in UPBIT_KRW_BANDS], 8))
     unit = btc.unit_at(Decimal(143_000_000))
     assert unit == Decimal(1000)
     levels = price_levels(Decimal("142990000"), Decimal("143030000"), unit, 4)
@@ -255,7 +255,7 @@ def test_price_labels_use_the_grid_not_floats() -> None:
         "143,020,000",
     ]
 
-    coin = PriceGrid(info([("0", "0.1")], 1))
+    coin = AxisUnit(info([("0", "0.1")], 1))
     unit = coin.unit_at(Decimal("0.3"))
     levels = price_levels(Decimal("0.1"), Decimal("0.7"), unit, 7)
     assert [price_label(level, unit) for level in levels] == [
@@ -268,12 +268,12 @@ def test_price_labels_use_the_grid_not_floats() -> None:
         "0.7",
     ]
 
-    stock = PriceGrid(info([(lower, tick) for lower, tick in KRX_STOCK_BANDS], 0))
+    stock = AxisUnit(info([(lower, tick) for lower, tick in KRX_STOCK_BANDS], 0))
     unit = stock.unit_at(Decimal(71_500))
     levels = price_levels(Decimal(71_000), Decimal(72_000), unit, 3)
     assert [price_label(level, unit) for level in levels] == ["71,000", "71,500", "72,000"]
 
-    unknown = PriceGrid(None)
+    unknown = AxisUnit(None)
     assert unknown.unit_at(Decimal("1.5"), [Decimal("1.25"), Decimal("1.5")]) == Decimal("0.01")
 
 

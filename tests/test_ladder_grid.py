@@ -20,13 +20,13 @@ from stom_tui.ladder_grid import (
     FULL_COLUMNS,
     BookDepth,
     LadderWindow,
-    PriceGrid,
     book_depth,
     ladder_rows,
     lay_out,
     own_orders,
     side_depth,
 )
+from stom_tui.price_grid import PriceGrid
 from tests.fixtures.market_payloads import snapshot_payloads
 from tests.fixtures.trading_payloads import order
 

@@ -31,7 +31,7 @@ from textual_plotext.plot import Plot
 
 from engine.protocol.payloads import BarHistory, BarUpdate, InstrumentInfo, TradeRow, Trades
 from engine.protocol.trading import OrderRow
-from stom_tui.chart_axes import PriceGrid, price_label
+from stom_tui.chart_axes import AxisUnit, price_label
 from stom_tui.chart_series import (
     TIMEFRAMES,
     ChartHistory,
@@ -186,7 +186,7 @@ class PriceChart(Widget):
         self.instrument_id: str | None = None
         self.histories = ChartHistory()
         """Every instrument's chart data, so switching back shows it at once."""
-        self._grid = PriceGrid(None)
+        self._grid = AxisUnit(None)
         self._orders: list[OrderRow] = []
         self._redraw_interval = redraw_interval
         self._dirty = True
@@ -204,7 +204,7 @@ class PriceChart(Widget):
     def show_instrument(self, instrument_id: str | None, info: InstrumentInfo | None) -> None:
         """Show another instrument: what was kept for it shows at once."""
         self.instrument_id = instrument_id
-        self._grid = PriceGrid(info)
+        self._grid = AxisUnit(info)
         self.histories.pinned = instrument_id
         self._update_title()
         self._replot_now()

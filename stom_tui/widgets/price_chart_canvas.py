@@ -18,7 +18,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from textual_plotext.plot import Plot
 
 from stom_tui.chart_axes import (
-    PriceGrid,
+    AxisUnit,
     PriceScale,
     compact_volume,
     padded_range,
@@ -62,7 +62,7 @@ class ChartView:
 
     history: InstrumentHistory
     timeframe: Timeframe
-    grid: PriceGrid
+    grid: AxisUnit
     orders: Sequence[OrderMark]
     colors: ChartColors
 

@@ -37,12 +37,12 @@ from stom_tui.ladder_grid import (
     BookDepth,
     LadderWindow,
     OwnOrders,
-    PriceGrid,
     book_depth,
     ladder_rows,
     lay_out,
     own_orders,
 )
+from stom_tui.price_grid import PriceGrid
 from stom_tui.widgets.ladder_paint import AVERAGE_MARK, LadderStyles, paint
 
 Side = Literal["buy", "sell"]
