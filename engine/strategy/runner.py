@@ -38,13 +38,10 @@ them; :meth:`save_state` still writes them, for reading only.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from engine.bars import TIMEFRAME_NS, BarSeries
@@ -58,6 +55,7 @@ from engine.oms.order_requests import BadRequest
 from engine.pipeline import BatchClock, TickPipeline
 from engine.strategy.api import Strategy, StrategyFill
 from engine.strategy.context import OmsStrategyContext, StrategyBudget
+from engine.strategy.failure_site import construct, failure_site, source_of, stack_site
 from engine.strategy.guard import WATCHDOG
 from engine.strategy.own_state import (
     checked_state,
@@ -191,10 +189,10 @@ class StrategyRunner:
         for order in self.oms.open.values():
             if order.strategy_id == strategy_id:
                 ctx.open[order.client_order_id] = order
-        source = _source_of(strategy_cls)
-        strategy = _construct(strategy_cls, ctx, params, strategy_id, source)
+        source = source_of(strategy_cls)
+        strategy = construct(strategy_cls, ctx, params, strategy_id, source)
         entry = _Entry(strategy_id, strategy, ctx, indexes, source)
-        ctx.on_storm = lambda reason: self._fail_with(entry, f"{_stack_where(source)}: {reason}")
+        ctx.on_storm = lambda reason: self._fail_with(entry, f"{stack_site(source)}: {reason}")
         self._entries[strategy_id] = entry
         detached = self._detached.pop(strategy_id, None)
         if detached is not None:  # the same strategy reloaded: its positions as of now
@@ -574,7 +572,7 @@ class StrategyRunner:
         if entry.state == FAILED:
             return
         self._fail_with(
-            entry, f"{_where(exc, entry.source)} in {callback}: {type(exc).__name__}: {exc}"
+            entry, f"{failure_site(exc, entry.source)} in {callback}: {type(exc).__name__}: {exc}"
         )
 
     def _fail_with(self, entry: _Entry, error: str) -> None:
@@ -709,61 +707,3 @@ class StrategyRunner:
                 f"strategy {strategy_id}: unknown instrument {instrument_id!r}; "
                 f"this engine has: {known}"
             ) from None
-
-
-def _source_of(strategy_cls: type[Strategy]) -> str:
-    try:
-        found = inspect.getsourcefile(strategy_cls)
-    except TypeError:
-        found = None
-    if found:
-        return found
-    # A file loaded by path is no longer in sys.modules: its methods still know their file.
-    for value in vars(strategy_cls).values():
-        code = getattr(value, "__code__", None)
-        if code is not None:
-            return str(code.co_filename)
-    return ""
-
-
-def _where(exc: BaseException, source: str) -> str:
-    """``file:line`` of the innermost frame in the strategy's file (else the innermost frame)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    inside = [frame for frame in frames if source and frame.filename == source]
-    if not inside and source:
-        return source  # raised after its code returned (a tamper check): the file, no line
-    # Not the watchdog's own frame (an overrun is raised from its signal handler).
-    candidates = inside or [frame for frame in frames if frame.filename != _GUARD_FILE] or frames
-    if not candidates:
-        return source or "<unknown>"
-    frame = candidates[-1]
-    return f"{frame.filename}:{frame.lineno}"
-
-
-_GUARD_FILE = inspect.getsourcefile(WATCHDOG.call) or ""
-
-
-def _stack_where(source: str) -> str:
-    """``file:line`` of the innermost frame in the strategy's file on the current stack."""
-    inside = [frame for frame in traceback.extract_stack() if source and frame.filename == source]
-    return f"{source}:{inside[-1].lineno}" if inside else source or "<unknown>"
-
-
-def _construct(
-    strategy_cls: type[Strategy],
-    ctx: OmsStrategyContext,
-    params: Mapping[str, object] | None,
-    strategy_id: str,
-    source: str,
-) -> Strategy:
-    """``strategy_cls(ctx, params)`` under the load budget and the barrier: a ValueError (a bad
-    parameter) passes as it is; anything else becomes a ValueError with file:line."""
-    owner = SimpleNamespace(strategy_id=strategy_id, source=source)
-    try:
-        return WATCHDOG.call(owner, WATCHDOG.load_budget_s, strategy_cls, ctx, params)
-    except ValueError:
-        raise
-    except BaseException as exc:
-        raise ValueError(
-            f"{_where(exc, source)} in __init__: {type(exc).__name__}: {exc}"
-        ) from None
