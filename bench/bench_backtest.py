@@ -15,7 +15,10 @@ over the same trades in this run, and peak RSS.
 
 The backtests take the hot loop (:mod:`engine.backtest.hot_loop`) where it applies, as
 ``stom backtest`` does; the two-MA backtest runs once more with every batch through the general
-path (``TickPipeline.process_batch``), what the hot loop is measured against.
+path (``TickPipeline.process_batch``), what the hot loop is measured against. A last run quotes
+with limit orders (``tests/strategies/trade_limits.py``: a tick from each trade, cancelled after
+40 trades), so orders rest on the paper exchange most of the day and most batches take the
+general path: a scalper's workload, which the hot loop barely touches.
 
 Each figure is measured ``--rounds`` times (3 by default), all of them in turn each round, and
 printed as the median; each ratio is the median of the ratios within one round.
@@ -67,6 +70,8 @@ from engine.strategy.loader import load_strategy_class  # noqa: E402
 
 STRATEGY = ROOT / "tests" / "strategies" / "two_ma.py"
 NOOP = ROOT / "bench" / "strategies" / "noop.py"
+LIMITS = ROOT / "tests" / "strategies" / "trade_limits.py"
+"""Limit orders a tick from each trade, cancelled after 40 trades: orders rest most of the day."""
 SYMBOLS = ("KRW-BTC", "KRW-ETH")
 RATE = 2_000.0
 PARAMS: dict[str, int | float] = {"fast": 20, "slow": 100, "take_profit_bp": 4, "stop_loss_bp": 4}
@@ -266,7 +271,8 @@ def real_shaped(trades: int, rounds: int) -> None:
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         prices = trade_prices(root)
         runs = (("two-MA with TP/SL", STRATEGY, True), ("no-op", NOOP, True),
-                ("two-MA, general path", STRATEGY, False))  # fmt: skip
+                ("two-MA, general path", STRATEGY, False),
+                ("resting limit orders", LIMITS, True))  # fmt: skip
         bares: list[float] = []
         ceilings: list[float] = []
         backtests: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in runs}
