@@ -184,12 +184,7 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
     has_book = [False] * len(plan.instrument_ids)
     rows_done = 0
     for day in plan.days:
-        chunks = None
-        if streamable(store, day, plan.start_ns, plan.end_ns):
-            chunks = stream_day(store, plan.instrument_ids, plan.indexes, day, has_book)
-        if chunks is None:
-            chunks = _day_chunks(read_day_merged(store, plan, day, has_book))
-        for chunk in chunks:
+        for chunk in day_frames(store, plan, day, has_book):
             init = chunk["ts_init"].to_numpy()
             cuts = np.flatnonzero(np.diff(init)) + 1
             # Each batch's first row, end and ts_init, made in numpy: the loop only reads them.
@@ -210,6 +205,21 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
                 rows_done,
             )
             rows_done += chunk.height
+
+
+def day_frames(
+    store: TickStore, plan: ReplayPlan, day: date, has_book: list[bool]
+) -> Iterator[pl.DataFrame]:
+    """One day of the plan, merged in replay order, as frames of whole batches: a part file at
+    a time where the day streams (:func:`~engine.backtest.stream.stream_day`), else the whole
+    day read, sorted and cut into about :data:`CHUNK_ROWS` rows. Sets ``has_book`` as
+    :func:`read_day_merged` does."""
+    chunks = None
+    if streamable(store, day, plan.start_ns, plan.end_ns):
+        chunks = stream_day(store, plan.instrument_ids, plan.indexes, day, has_book)
+    if chunks is None:
+        chunks = _day_chunks(read_day_merged(store, plan, day, has_book))
+    return chunks
 
 
 def replay_batches(store: TickStore, plan: ReplayPlan) -> Iterator[tuple[int, MarketBatch, int]]:

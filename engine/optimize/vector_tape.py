@@ -23,8 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from engine.backtest.replay import plan_replay, read_day_merged
-from engine.backtest.stream import stream_day, streamable
+from engine.backtest.replay import day_frames, plan_replay
 from engine.backtest.time_range import parse_time_range
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import BID, BOOK_CLEAR, BOOK_LEVEL, TRADE
@@ -92,12 +91,7 @@ def load_market_tape(
     for day in plan.days:
         # A part file at a time where the day streams (as the backtest's replay does): only
         # the arrays grow with the day, not a whole day's frame and its sort beside them.
-        chunks = None
-        if streamable(store, day, plan.start_ns, plan.end_ns):
-            chunks = stream_day(store, plan.instrument_ids, plan.indexes, day, has_book)
-        if chunks is None:
-            chunks = iter([read_day_merged(store, plan, day, has_book)])
-        for merged in chunks:
+        for merged in day_frames(store, plan, day, has_book):
             if not merged.height:
                 continue
             init = merged["ts_init"].to_numpy()
