@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from engine.config.settings import RiskSettings
 from engine.risk import PostTradeRisk, RiskLimits, RiskState, trading_day
+from engine.risk.post_trade import as_decimal
 
 NS = 1_000_000_000
 
@@ -158,3 +159,34 @@ def test_trips_exactly_when_a_limit_is_first_exceeded(steps: list[int]) -> None:
         else:
             assert reason is None
     assert risk.state.kill_switch == bool(seen)
+
+
+_RAW_STEP = st.tuples(
+    st.integers(0, 3),  # hours forward (crossing the KST midnight now and then)
+    st.sampled_from(["KRW", "USDT"]),
+    st.integers(-2_000_000_000, 2_000_000_000),  # raw equity at scale 2 (+-20 M)
+    st.sampled_from([2, 2, 2, 3, 8]),  # the scale, now and then changed
+    st.booleans(),  # the user resets the kill switch after this step
+    st.booleans(),  # amounts past 28 digits
+)
+
+
+@given(st.lists(_RAW_STEP, min_size=1, max_size=60))
+def test_update_raw_is_update_of_the_decimals(
+    steps: list[tuple[int, str, int, int, bool, bool]],
+) -> None:
+    """The integer path (what the OMS calls at every check) leaves the same state and trips at
+    the same steps as :meth:`PostTradeRisk.update` given the same equity as decimals."""
+    fast, slow = post(), post()
+    now = utc_ns("2026-01-31T12:00:00")  # 21:00 KST: a day roll within a few steps
+    for hours, currency, raw, scale, reset, huge in steps:
+        now += hours * 3600 * NS
+        amount = raw * 10**30 if huge else raw
+        equity = {currency: (amount, scale), "KRW": (raw // 3, 2)}
+        assert fast.update_raw(now, equity) == slow.update(now, as_decimal(equity))
+        for risk in (fast, slow):
+            if reset:
+                risk.state.reset_kill()
+        assert fast.state.to_dict() == slow.state.to_dict()
+        assert fast.state.equity == slow.state.equity
+        assert fast.state.equity_peak == slow.state.equity_peak

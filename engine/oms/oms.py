@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
-from engine.domain.fixed_point import format_raw, from_raw
+from engine.domain.fixed_point import format_raw
 from engine.domain.instrument import Instrument
 from engine.domain.order_venue import OrderVenue
 from engine.domain.orders import (
@@ -48,11 +48,9 @@ from engine.risk import (
     gross_exposure,
     stale_feeds,
 )
-from engine.risk.post_trade import KST_OFFSET_NS
+from engine.risk.post_trade import as_decimal
 
 log = logging.getLogger("stom.oms")
-
-NS_PER_DAY = 86_400_000_000_000
 
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
@@ -112,9 +110,6 @@ class Oms:
         """Journal the day's equity marks every few seconds when they changed, so a restart
         keeps them. A backtest, whose journal is scratch and removed at the end, turns it off
         (a kill still journals the risk state)."""
-        self._post_trade_seen: tuple[object, ...] = ()
-        """What the last post-trade update saw (day, limits, state, equity in raw integers):
-        while it is unchanged, the update cannot change anything and is skipped."""
         self._risk_saved: dict[str, object] = {}
         self._id_counter = 0
         self._id_base = journal.last_seq() + 1
@@ -450,14 +445,9 @@ class Oms:
                     # (no order: only dust below one lot is left, which cannot be sold)
                     log.warning("protective exit on %s: %s", instrument_id, signal.reason)
                     changed = True
-        trip = None
-        equity = self._equity_raw()
-        seen = self._post_trade_key(now_ns, equity)
-        if seen != self._post_trade_seen:
-            # Equity, the day, the limits or the state moved: only then can a limit trip or a
-            # mark change (flat and quiet, this is most checks of a backtest).
-            self._post_trade_seen = seen
-            trip = self.post_trade.update(now_ns, _as_decimal(equity))
+        # Equity in integers; the update makes Decimals only of what moved (flat and quiet, this
+        # is most checks of a backtest: nothing).
+        trip = self.post_trade.update_raw(now_ns, self._equity_raw())
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
@@ -471,25 +461,6 @@ class Oms:
                 self._risk_saved = saved
         if changed:
             self.on_state_change()
-
-    def _post_trade_key(
-        self, now_ns: int, equity: dict[str, tuple[int, int]]
-    ) -> tuple[object, ...]:
-        """Everything :meth:`PostTradeRisk.update` reads, in integers (no Decimal, no date):
-        the day, the limits and state it works on, and ``equity`` (:meth:`_equity_raw`, a new
-        dict each time, compared by its items)."""
-        post_trade = self.post_trade
-        state = post_trade.state
-        return (
-            (now_ns + KST_OFFSET_NS) // NS_PER_DAY,
-            id(post_trade.limits),
-            id(state),
-            state.day,
-            len(state.day_start_equity),
-            len(state.equity_peak),
-            len(state.breached),
-            equity,
-        )
 
     def _equity_raw(self) -> dict[str, tuple[int, int]]:
         """:meth:`equity_by_currency` in integers: per quote currency, ``(raw, scale)`` at the
@@ -536,7 +507,7 @@ class Oms:
 
     def equity_by_currency(self) -> dict[str, Decimal]:
         """Realized minus fees plus unrealized PnL, per quote currency, over all positions."""
-        return _as_decimal(self._equity_raw())
+        return as_decimal(self._equity_raw())
 
     def risk_payload(self, now_ns: int) -> RiskStatePayload:
         """The retained ``risk/state`` payload, in the account's main currency."""
@@ -591,16 +562,6 @@ class Oms:
             if not order.is_open:
                 closed += 1
                 yield order
-
-
-def _as_decimal(equity: dict[str, tuple[int, int]]) -> dict[str, Decimal]:
-    """:meth:`Oms._equity_raw` as decimals: the integer sums are exact, and ``0 +`` applies the
-    context's rounding once (the Decimal sums this replaced rounded at every step, which differs
-    only past 28 significant digits)."""
-    return {currency: _ZERO + from_raw(raw, scale) for currency, (raw, scale) in equity.items()}
-
-
-_ZERO = Decimal(0)
 
 
 class OmsRiskView:

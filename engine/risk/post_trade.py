@@ -8,11 +8,13 @@ within a trading day matter, so where it counts from does not. The trading day i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
+from engine.domain.fixed_point import from_raw
 from engine.risk.limits import NS_PER_S, RiskLimits
-from engine.risk.money import money, subtract
+from engine.risk.money import EXACT, money, subtract
 from engine.risk.state import RiskState
 
 KST_OFFSET_NS = 9 * 3600 * NS_PER_S
@@ -34,6 +36,50 @@ def trading_day(now_ns: int) -> str:
 _last_day: tuple[int, str] = (-1, "")
 """The last day number asked for and its text."""
 
+RawEquity = Mapping[str, tuple[int, int]]
+"""Equity per currency as ``(raw, scale)``: the value is ``raw * 10**-scale`` (what the OMS sums
+in integers)."""
+
+_EXACT_DIGITS = 10**28
+"""Below this, ``Decimal(0) + value`` in the default context (28 digits) is exact, so integer
+comparisons of raw values agree with the Decimal ones."""
+
+
+@dataclass(slots=True)
+class _Marks:
+    """One currency's marks of the day in raw integers at ``scale``, beside the Decimal objects
+    the state holds (so a change made to the state by anyone else is seen by identity)."""
+
+    scale: int
+    start: int
+    peak: int
+    last: int
+    last_dec: Decimal
+    start_dec: Decimal
+    peak_dec: Decimal
+    loss_floor: int | None
+    """The largest raw loss within the daily loss limit (None: no limit for the currency)."""
+    drawdown_floor: int | None
+
+
+def as_decimal(equity: RawEquity) -> dict[str, Decimal]:
+    """Raw equity as decimals: the integer sums are exact, and ``0 +`` applies the context's
+    rounding once (past 28 significant digits)."""
+    return {currency: _ZERO + from_raw(raw, scale) for currency, (raw, scale) in equity.items()}
+
+
+_ZERO = Decimal(0)
+
+
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def _floor_raw(limit: Decimal | None, scale: int) -> int | None:
+    if limit is None:
+        return None
+    return int(limit.scaleb(scale, EXACT).to_integral_value(rounding=ROUND_FLOOR, context=EXACT))
+
 
 class PostTradeRisk:
     """Tracks each currency's equity through the day and trips the kill switch on a breach."""
@@ -41,6 +87,96 @@ class PostTradeRisk:
     def __init__(self, limits: RiskLimits, state: RiskState) -> None:
         self.limits = limits
         self.state = state
+        self._marks: dict[str, _Marks] = {}
+        self._marks_day = -1
+        """The day number (KST) the marks were taken on; -1: none taken."""
+        self._marks_limits: RiskLimits | None = None
+        self._marks_state: RiskState | None = None
+
+    def update_raw(self, now_ns: int, equity: RawEquity) -> str | None:
+        """:meth:`update` with ``as_decimal(equity)``, the same state and the same trips, at a
+        fraction of the cost where it is called most (every check of a backtest holding a
+        position): while the day, the limits and the state's marks are those the last call
+        left, the marks are compared as integers and only the latest equity is made a Decimal.
+        Anything else (a new day or currency, a limit passed, a mark changed by anyone else,
+        amounts past 28 digits) takes :meth:`update`."""
+        state = self.state
+        marks = self._marks
+        if (
+            self._marks_day != (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
+            or self._marks_limits is not self.limits
+            or self._marks_state is not state
+            or equity.keys() != marks.keys()
+        ):
+            return self._update_and_mark(now_ns, equity)
+        starts, peaks, latest = state.day_start_equity, state.equity_peak, state.equity
+        for currency, (raw, scale) in equity.items():
+            mark = marks[currency]
+            if (
+                scale != mark.scale
+                or not -_EXACT_DIGITS < raw < _EXACT_DIGITS
+                or starts.get(currency) is not mark.start_dec
+                or peaks.get(currency) is not mark.peak_dec
+                or latest.get(currency) is not mark.last_dec
+            ):
+                return self._update_and_mark(now_ns, equity)
+            peak = raw if raw > mark.peak else mark.peak
+            loss_floor, drawdown_floor = mark.loss_floor, mark.drawdown_floor
+            if (loss_floor is not None and mark.start - raw > loss_floor) or (
+                drawdown_floor is not None and peak - raw > drawdown_floor
+            ):
+                return self._update_and_mark(now_ns, equity)  # a limit passed: its reasons
+        for currency, (raw, _) in equity.items():
+            mark = marks[currency]
+            if raw == mark.last:
+                continue
+            value = _ZERO + from_raw(raw, mark.scale)
+            mark.last = raw
+            mark.last_dec = latest[currency] = value
+            if raw > mark.peak:
+                mark.peak = raw
+                mark.peak_dec = peaks[currency] = value
+        return None
+
+    def _update_and_mark(self, now_ns: int, equity: RawEquity) -> str | None:
+        """:meth:`update`, then the integer marks of what it left (where they are exact)."""
+        trip = self.update(now_ns, as_decimal(equity))
+        state = self.state
+        marks: dict[str, _Marks] = {}
+        for currency, (raw, scale) in equity.items():
+            start = state.day_start_equity.get(currency)
+            peak = state.equity_peak.get(currency)
+            last = state.equity.get(currency)
+            if (
+                start is None
+                or peak is None
+                or last is None
+                or not -_EXACT_DIGITS < raw < _EXACT_DIGITS
+            ):
+                self._marks_day = -1
+                return trip
+            start_raw, peak_raw = start.scaleb(scale, EXACT), peak.scaleb(scale, EXACT)
+            if (
+                start_raw != start_raw.to_integral_value()
+                or peak_raw != peak_raw.to_integral_value()
+            ):
+                self._marks_day = -1  # marks finer than this scale (the scale changed)
+                return trip
+            marks[currency] = _Marks(
+                scale,
+                int(start_raw),
+                int(peak_raw),
+                raw,
+                last,
+                start,
+                peak,
+                _floor_raw(self.limits.daily_loss_limit.get(currency), scale),
+                _floor_raw(self.limits.max_drawdown.get(currency), scale),
+            )
+        self._marks = marks
+        self._marks_day = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
+        self._marks_limits, self._marks_state = self.limits, state
+        return trip
 
     def update(self, now_ns: int, equity_by_currency: Mapping[str, Decimal]) -> str | None:
         """Record equity at ``now_ns``; the trip reason the first time a limit is breached.
