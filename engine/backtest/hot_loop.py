@@ -13,16 +13,24 @@ columns row by row: no batch object, no generator, no call per stage. At the fir
 cannot do that way (an order on its way, a strategy added or failed) it hands back to the
 caller, which runs that batch through ``process_batch``.
 
+Where a chunk holds one instrument's events (a backtest of one instrument, most), the loop is
+:func:`_run_one_instrument`: the book and trade updates of ``apply_event`` written out on that
+instrument's state, with what only a reader can tell apart (``ts_event``, ``ts_recv``,
+``book_seq``, the best prices, the market's event count) kept in locals and written back before
+anything else runs: a strategy's handler, the OMS pump, the return to the caller.
+
 ``tests/test_hot_loop.py`` runs backtests through this loop and through ``process_batch``
-alone, and compares every fill, order, equity point and the books at the end.
+alone, and compares every fill, order, equity point and the books at the end, and what a
+strategy that reads the market state at every trade saw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from engine.backtest.replay import ReplayChunk
-from engine.domain.market_data import TRADE
+from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
 from engine.paper.exchange import PaperExchange
 from engine.pipeline import TickPipeline
 from engine.strategy.guard import WATCHDOG
@@ -45,6 +53,8 @@ def run_quiet(
     table = runner.quiet_trade_table()
     if table is None or market.guarded:
         return j
+    if chunk.sole_instrument >= 0 and not market.track_bars:
+        return _run_one_instrument(pipeline, runner, chunk, j, stop_ns, table)
     generation = runner.generation
     clock = pipeline.time
     oms = pipeline.oms
@@ -104,6 +114,157 @@ def run_quiet(
             return j
         if outbox or now >= oms.next_check_ns:
             pump(now)
+            if exchange.has_work or runner.generation != generation:
+                return j  # a protective exit, or a strategy's reply to a fill
+        if now >= stop_ns:
+            return j
+    return j
+
+
+def _run_one_instrument(
+    pipeline: TickPipeline,
+    runner: StrategyRunner,
+    chunk: ReplayChunk,
+    j: int,
+    stop_ns: int,
+    table: Sequence[Sequence[tuple[Any, Callable[..., None]]] | None],
+) -> int:
+    """:func:`run_quiet` for a chunk of one instrument's events (see the module docstring);
+    the caller has checked what ``run_quiet`` checks first, and that bars are not tracked."""
+    exchange = pipeline.exchange
+    assert isinstance(exchange, PaperExchange)
+    market = pipeline.market
+    index = chunk.sole_instrument
+    state = market.at(index)
+    generation = runner.generation
+    clock = pipeline.time
+    oms = pipeline.oms
+    outbox = exchange.outbox
+    pump = oms.pump
+    fail = runner.fail
+    guard = WATCHDOG
+    starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
+    kinds, sides = chunk.kind, chunk.side
+    prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
+    bids, asks = state.bids, state.asks
+    best_bid, best_ask = state.best_bid, state.best_ask
+    ring_ts, ring_price, ring_size, ring_side = (
+        state.ring_ts, state.ring_price, state.ring_size, state.ring_side,
+    )  # fmt: skip
+    ring = len(ring_ts)
+    count = len(starts)
+    synced = starts[j] if j < count else 0  # the first row not yet counted in the state
+    seq = 0  # book events not yet added to book_seq
+    row = synced
+    next_check = oms.next_check_ns
+    # The batch's first trade (most batches: the only one), its row -1 when there is none.
+    trade = t_price = t_size = t_side = t_ts = -1
+    more: list[int] = []  # the rows of the batch's further trades
+    while j < count:
+        b = ends[j]
+        now = inits[j]
+        if now > clock.ns:  # noqa: PLR1730 (a branch beats max() per batch)
+            clock.ns = now
+        j += 1
+        while row < b:
+            kind = kinds[row]
+            if kind == BOOK_LEVEL:
+                price = prices[row]
+                size = sizes[row]
+                if sides[row] == BID:
+                    if size:
+                        bids[price] = size
+                        if price > best_bid:  # noqa: PLR1730
+                            best_bid = price
+                    elif bids.pop(price, None) is not None and price == best_bid:
+                        best_bid = max(bids) if bids else 0
+                elif size:
+                    asks[price] = size
+                    if price < best_ask or not best_ask:
+                        best_ask = price
+                elif asks.pop(price, None) is not None and price == best_ask:
+                    best_ask = min(asks) if asks else 0
+                seq += 1
+            elif kind == TRADE:
+                price = prices[row]
+                size = sizes[row]
+                side = sides[row]
+                ts = times[row]
+                state.last_price = price
+                state.last_trade_ns = ts
+                state.volume += size
+                state.turnover += price * size
+                traded = state.trade_count
+                slot = traded % ring
+                ring_ts[slot] = ts
+                ring_price[slot] = price
+                ring_size[slot] = size
+                ring_side[slot] = side
+                state.trade_count = traded + 1
+                if trade < 0:
+                    trade, t_price, t_size, t_side, t_ts = row, price, size, side, ts
+                else:
+                    more.append(row)
+            else:  # BOOK_CLEAR
+                bids.clear()
+                asks.clear()
+                best_bid = best_ask = 0
+                seq += 1
+            row += 1
+        if trade >= 0:
+            handlers = table[index]  # (a failed strategy's row is replaced: read it each time)
+            if handlers is None:
+                trade = -1
+                more.clear()
+        if trade < 0 and not outbox and now < next_check and now < stop_ns and j < count:
+            continue
+        # Write back what was kept in locals before anything else can read it.
+        ts = times[b - 1]
+        state.best_bid = best_bid
+        state.best_ask = best_ask
+        state.book_seq += seq
+        seq = 0
+        state.ts_event = ts
+        state.ts_recv = now or ts
+        market.events_total += b - synced
+        market.last_event_ns = ts
+        synced = b
+        if trade >= 0:
+            # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
+            for entry, handler in handlers:
+                try:
+                    guard.owner = entry
+                    guard.calls += 1
+                    handler(index, t_price, t_size, t_side, t_ts)
+                    guard.owner = None
+                except BaseException as exc:
+                    guard.owner = None
+                    fail(entry, "on_trade", exc)
+            trade = -1
+            if more:
+                for trade_row in more:
+                    handlers = table[index]
+                    if handlers is None:
+                        break
+                    price, size, side, ts = (
+                        prices[trade_row], sizes[trade_row], sides[trade_row], times[trade_row],
+                    )  # fmt: skip
+                    for entry, handler in handlers:
+                        try:
+                            guard.owner = entry
+                            guard.calls += 1
+                            handler(index, price, size, side, ts)
+                            guard.owner = None
+                        except BaseException as exc:
+                            guard.owner = None
+                            fail(entry, "on_trade", exc)
+                more.clear()
+            if exchange.has_work or outbox or runner.generation != generation:
+                pump(now)  # an order went out (or a strategy failed): as process_batch
+                return j
+        if outbox or now >= next_check:
+            pump(now)
+            next_check = oms.next_check_ns
             if exchange.has_work or runner.generation != generation:
                 return j  # a protective exit, or a strategy's reply to a fill
         if now >= stop_ns:

@@ -176,6 +176,8 @@ class ReplayChunk:
     size: list[int]
     ts_event: list[int]
     rows_before: int
+    sole_instrument: int = -1
+    """The instrument index when every row is that one instrument's (-1: several)."""
 
 
 def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
@@ -185,24 +187,33 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
     rows_done = 0
     for day in plan.days:
         for chunk in day_frames(store, plan, day, has_book):
+            height = chunk.height
             init = chunk["ts_init"].to_numpy()
-            cuts = np.flatnonzero(np.diff(init)) + 1
             # Each batch's first row, end and ts_init, made in numpy: the loop only reads them.
-            starts = [0, *cuts.tolist()]
-            ends = [*cuts.tolist(), chunk.height]
-            inits = init[starts].tolist()
-            del init, cuts
+            first_rows = np.flatnonzero(init[1:] != init[:-1])
+            first_rows += 1
+            first_rows = np.concatenate(([0], first_rows))
+            starts = first_rows.tolist()
+            ends = starts[1:]
+            ends.append(height)
+            inits = init[first_rows].tolist()
+            del init, first_rows
+            instrument = chunk["instrument"]
+            first = instrument[0] if height else -1
+            sole = first if height and (instrument == first).all() else -1
             yield ReplayChunk(
                 starts,
                 ends,
                 inits,
                 chunk["kind"].to_list(),
-                chunk["instrument"].to_list(),
+                # One instrument (most replays): its index, with no conversion row by row.
+                [sole] * height if sole >= 0 else instrument.to_list(),
                 chunk["side"].to_list(),
                 chunk["price"].to_list(),
                 chunk["size"].to_list(),
                 chunk["ts_event"].to_list(),
                 rows_done,
+                sole,
             )
             rows_done += chunk.height
 

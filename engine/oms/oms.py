@@ -48,9 +48,11 @@ from engine.risk import (
     gross_exposure,
     stale_feeds,
 )
-from engine.risk.post_trade import as_decimal
+from engine.risk.post_trade import KST_OFFSET_NS, as_decimal
 
 log = logging.getLogger("stom.oms")
+
+NS_PER_DAY = 86_400_000_000_000
 
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
@@ -111,6 +113,10 @@ class Oms:
         keeps them. A backtest, whose journal is scratch and removed at the end, turns it off
         (a kill still journals the risk state)."""
         self._risk_saved: dict[str, object] = {}
+        self._fills = 0
+        self._flat_key: tuple[int, ...] | None = None
+        """:meth:`_flat_seen` at the last check when every position was flat (None: one was
+        held): while it is the same, equity cannot have moved."""
         self._id_counter = 0
         self._id_base = journal.last_seq() + 1
 
@@ -378,6 +384,7 @@ class Oms:
                 log.info("order %s cancelled", order.client_order_id)
 
     def _on_fill(self, order: Order, fill: OrderFilled) -> Position:
+        self._fills += 1
         position = self.positions.get(order.instrument_id)
         if position is None:
             position = self.positions[order.instrument_id] = Position(order.instrument_id)
@@ -445,9 +452,15 @@ class Oms:
                     # (no order: only dust below one lot is left, which cannot be sold)
                     log.warning("protective exit on %s: %s", instrument_id, signal.reason)
                     changed = True
-        # Equity in integers; the update makes Decimals only of what moved (flat and quiet, this
-        # is most checks of a backtest: nothing).
-        trip = self.post_trade.update_raw(now_ns, self._equity_raw())
+        # Flat, with no fill since the last check on the same day (and the same limits, state
+        # and breaches): equity is what that check saw, and the update would change nothing.
+        trip = None
+        if self._flat_key is None or self._flat_key != self._flat_seen(now_ns):
+            # Equity in integers; the update makes Decimals only of what moved.
+            trip = self.post_trade.update_raw(now_ns, self._equity_raw())
+            flat = not any(position.quantity_raw for position in self.positions.values())
+            # (held, equity moves with the marks: no key to compare)
+            self._flat_key = self._flat_seen(now_ns) if flat else None
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
@@ -461,6 +474,21 @@ class Oms:
                 self._risk_saved = saved
         if changed:
             self.on_state_change()
+
+    def _flat_seen(self, now_ns: int) -> tuple[int, ...]:
+        """What equity depends on while every position is flat: fills taken, the day, the
+        positions, limits and risk state (by identity) and the breaches so far."""
+        post_trade = self.post_trade
+        risk = post_trade.state
+        return (
+            self._fills,
+            (now_ns + KST_OFFSET_NS) // NS_PER_DAY,
+            id(self.positions),
+            len(self.positions),
+            id(post_trade.limits),
+            id(risk),
+            len(risk.breached),
+        )
 
     def _equity_raw(self) -> dict[str, tuple[int, int]]:
         """:meth:`equity_by_currency` in integers: per quote currency, ``(raw, scale)`` at the
