@@ -2,8 +2,8 @@
 
 Every backtest here runs twice on the same data: every batch through
 ``TickPipeline.process_batch`` (``hot_loop=False``), and with the hot loop taking the batches it
-can. Summary, orders, fills, round trips, every equity point and the books at the end must be
-equal, and the hot loop must really have taken its share of the batches.
+can. Summary, orders, fills, round trips, every equity point, the books and the risk marks at
+the end must be equal, and the hot loop must really have taken its share of the batches.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import pytest
 import engine.backtest.run as backtest_run
 from bench.real_shaped import write_real_shaped
 from engine.backtest import hot_loop
+from engine.backtest.replay import plan_replay, replay_chunks
 from engine.backtest.request import BacktestRequest
 from engine.backtest.run import BacktestResult, run_backtest
 from engine.backtest.sample_data import write_sample
 from engine.config.settings import Settings
 from engine.market_state import MarketState
+from engine.storage.tick_store import TickStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ROOT / "tests" / "strategies"
@@ -85,6 +87,14 @@ def run_both_ways(
         return markets[-1]
 
     monkeypatch.setattr(backtest_run, "MarketState", market_state)
+    cores: list[Any] = []
+
+    def open_trading_core(*args: Any) -> Any:
+        cores.append(real_open(*args))
+        return cores[-1]
+
+    real_open = backtest_run.open_trading_core
+    monkeypatch.setattr(backtest_run, "open_trading_core", open_trading_core)
     recorder = Recorder()
     monkeypatch.setattr(backtest_run, "run_quiet", recorder)
     outcomes = []
@@ -92,7 +102,10 @@ def run_both_ways(
         request = BacktestRequest(strategy_file=str(STRATEGIES / strategy), data_dir=str(data),
                                   results_dir=str(results / str(hot)), params=params)  # fmt: skip
         result = run_backtest(request, Settings(), hot_loop=hot)
-        outcomes.append({**plain(result), "books": books(markets[-1])})
+        oms = cores[-1].oms
+        # The risk checks ran at the same times and left the same marks (day, equity, peak).
+        risk = (oms.risk_state.to_dict(), oms.next_check_ns)
+        outcomes.append({**plain(result), "books": books(markets[-1]), "risk": risk})
     return outcomes[0], outcomes[1], recorder.batches, result.summary.batches
 
 
@@ -119,6 +132,9 @@ def plain(result: BacktestResult) -> dict[str, Any]:
         ("trade_limits.py", {"patience": 30}, 10, 0.01),
         # A strategy that raises at its third trade: disabled, the rest of the run is quiet.
         ("raiser.py", {}, 0, 0.99),
+        # Orders chosen by everything the strategy reads of the market state at each trade: a
+        # field the loop left stale when a handler runs changes them.
+        ("market_reader.py", {"every": 300}, 100, 0.5),
     ],
 )
 def test_real_shaped_backtests_are_equal_both_ways(
@@ -145,3 +161,23 @@ def test_two_instruments_in_shared_batches_are_equal_both_ways(
     assert general["summary"]["fills"] >= 20
     assert hot == general
     assert quiet > batches // 2, (quiet, batches)
+
+
+def test_the_one_instrument_lane_is_taken_where_a_chunk_holds_one_instrument(
+    real_shaped: Path, two_instruments: Path
+) -> None:
+    """The real-shaped day (one instrument) goes through the one-instrument lane of the loop;
+    chunks that mix two instruments do not (the general form of the loop takes them)."""
+
+    def sole(root: Path) -> set[int]:
+        store = TickStore(root)
+        ids = store.instrument_ids()
+        plan = plan_replay(store, ids, list(range(len(ids))), None, None)
+        chunks = list(replay_chunks(store, plan))
+        for chunk in chunks:
+            if chunk.sole_instrument >= 0:
+                assert chunk.instrument == [chunk.sole_instrument] * len(chunk.kind)
+        return {chunk.sole_instrument for chunk in chunks}
+
+    assert sole(real_shaped) == {0}
+    assert -1 in sole(two_instruments)

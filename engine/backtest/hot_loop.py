@@ -31,6 +31,7 @@ from typing import Any
 
 from engine.backtest.replay import ReplayChunk
 from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
+from engine.oms.oms import CHECK_INTERVAL_NS
 from engine.paper.exchange import PaperExchange
 from engine.pipeline import TickPipeline
 from engine.strategy.guard import WATCHDOG
@@ -263,10 +264,14 @@ def _run_one_instrument(
                 pump(now)  # an order went out (or a strategy failed): as process_batch
                 return j
         if outbox or now >= next_check:
-            pump(now)
-            next_check = oms.next_check_ns
-            if exchange.has_work or runner.generation != generation:
-                return j  # a protective exit, or a strategy's reply to a fill
+            if not outbox and now < oms.idle_until_ns:
+                # The check would only move on (Oms.idle_until_ns): what pump does then.
+                next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
+            else:
+                pump(now)
+                next_check = oms.next_check_ns
+                if exchange.has_work or runner.generation != generation:
+                    return j  # a protective exit, or a strategy's reply to a fill
         if now >= stop_ns:
             return j
     return j

@@ -114,6 +114,11 @@ class Oms:
         (a kill still journals the risk state)."""
         self._risk_saved: dict[str, object] = {}
         self._fills = 0
+        self.idle_until_ns = 0
+        """Before this (replay or engine time), with no fill since, a periodic check would do
+        nothing but set :attr:`next_check_ns`: the last one found every position flat, no
+        exit armed, and nothing to refresh or journal (a backtest's OMS). 0: not so. A
+        backtest's hot loop moves the check on itself until then."""
         self._flat_key: tuple[int, ...] | None = None
         """:meth:`_flat_seen` at the last check when every position was flat (None: one was
         held): while it is the same, equity cannot have moved."""
@@ -385,6 +390,7 @@ class Oms:
 
     def _on_fill(self, order: Order, fill: OrderFilled) -> Position:
         self._fills += 1
+        self.idle_until_ns = 0
         position = self.positions.get(order.instrument_id)
         if position is None:
             position = self.positions[order.instrument_id] = Position(order.instrument_id)
@@ -455,12 +461,24 @@ class Oms:
         # Flat, with no fill since the last check on the same day (and the same limits, state
         # and breaches): equity is what that check saw, and the update would change nothing.
         trip = None
+        self.idle_until_ns = 0
         if self._flat_key is None or self._flat_key != self._flat_seen(now_ns):
             # Equity in integers; the update makes Decimals only of what moved.
             trip = self.post_trade.update_raw(now_ns, self._equity_raw())
             flat = not any(position.quantity_raw for position in self.positions.values())
             # (held, equity moves with the marks: no key to compare)
             self._flat_key = self._flat_seen(now_ns) if flat else None
+        if (
+            self._flat_key is not None
+            and trip is None
+            and not changed
+            and not self.exits.armed
+            and not self.report_stale
+            and not self.journal_risk
+        ):
+            # Nothing to refresh, nothing armed, flat: until the day rolls or a fill comes, a
+            # check changes nothing (see idle_until_ns).
+            self.idle_until_ns = self._flat_key[1] * NS_PER_DAY - KST_OFFSET_NS + NS_PER_DAY
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
