@@ -161,6 +161,7 @@ def _run_one_instrument(
     # The batch's first trade (most batches: the only one), its row -1 when there is none.
     trade = t_price = t_size = t_side = t_ts = -1
     more: list[int] = []  # the rows of the batch's further trades
+    calling: Sequence[tuple[Any, Callable[..., None]]] = ()  # the first trade's handlers
     while j < count:
         b = ends[j]
         now = inits[j]
@@ -217,6 +218,8 @@ def _run_one_instrument(
             if handlers is None:
                 trade = -1
                 more.clear()
+            else:
+                calling = handlers
         if trade < 0 and not outbox and now < next_check and now < stop_ns and j < count:
             continue
         # Write back what was kept in locals before anything else can read it.
@@ -232,7 +235,7 @@ def _run_one_instrument(
         synced = b
         if trade >= 0:
             # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
-            for entry, handler in handlers:
+            for entry, handler in calling:
                 try:
                     guard.owner = entry
                     guard.calls += 1
