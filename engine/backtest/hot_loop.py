@@ -267,8 +267,14 @@ def _run_one_instrument(
                 pump(now)  # an order went out (or a strategy failed): as process_batch
                 return j
         if outbox or now >= next_check:
-            if not outbox and now < oms.idle_until_ns:
-                # The check would only move on (Oms.idle_until_ns): what pump does then.
+            held = oms.idle_marks.get(index)
+            if held is not None and best_bid and best_ask:
+                mark = (best_bid + best_ask) // 2  # as Oms.mark_price
+            elif held is not None:
+                mark = state.last_price
+            if not outbox and now < oms.idle_until_ns and (held is None or held == mark):
+                # The check would only move on (Oms.idle_until_ns; the mark as Oms.mark_price
+                # has it, from the book just written back): what pump does then.
                 next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
             else:
                 pump(now)

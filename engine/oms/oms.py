@@ -115,10 +115,13 @@ class Oms:
         self._risk_saved: dict[str, object] = {}
         self._fills = 0
         self.idle_until_ns = 0
-        """Before this (replay or engine time), with no fill since, a periodic check would do
-        nothing but set :attr:`next_check_ns`: the last one found every position flat, no
-        exit armed, and nothing to refresh or journal (a backtest's OMS). 0: not so. A
-        backtest's hot loop moves the check on itself until then."""
+        """Before this (replay or engine time; the next trading day), with no fill since and
+        the mark of every held instrument still as in :attr:`idle_marks`, a periodic check
+        would do nothing but set :attr:`next_check_ns`: the last one changed nothing, with no
+        exit armed and nothing to refresh or journal (a backtest's OMS). 0: not so. A
+        backtest's hot loop moves the check on itself then."""
+        self.idle_marks: dict[int, int] = {}
+        """Market index -> :meth:`mark_price` of each instrument held at that check."""
         self._flat_key: tuple[int, ...] | None = None
         """:meth:`_flat_seen` at the last check when every position was flat (None: one was
         held): while it is the same, equity cannot have moved."""
@@ -469,16 +472,13 @@ class Oms:
             # (held, equity moves with the marks: no key to compare)
             self._flat_key = self._flat_seen(now_ns) if flat else None
         if (
-            self._flat_key is not None
-            and trip is None
+            trip is None
             and not changed
             and not self.exits.armed
             and not self.report_stale
             and not self.journal_risk
         ):
-            # Nothing to refresh, nothing armed, flat: until the day rolls or a fill comes, a
-            # check changes nothing (see idle_until_ns).
-            self.idle_until_ns = self._flat_key[1] * NS_PER_DAY - KST_OFFSET_NS + NS_PER_DAY
+            self._mark_idle(now_ns)
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
@@ -492,6 +492,20 @@ class Oms:
                 self._risk_saved = saved
         if changed:
             self.on_state_change()
+
+    def _mark_idle(self, now_ns: int) -> None:
+        """Set :attr:`idle_until_ns` and :attr:`idle_marks` after a check that changed nothing,
+        with nothing armed and nothing to refresh or journal."""
+        marks: dict[int, int] = {}
+        get = self.market.get
+        for instrument_id, position in self.positions.items():
+            if position.quantity_raw:
+                state = get(instrument_id)
+                if state is not None:
+                    marks[state.index] = self.mark_price(state)
+        self.idle_marks = marks
+        day = (now_ns + KST_OFFSET_NS) // NS_PER_DAY
+        self.idle_until_ns = (day + 1) * NS_PER_DAY - KST_OFFSET_NS
 
     def _flat_seen(self, now_ns: int) -> tuple[int, ...]:
         """What equity depends on while every position is flat: fills taken, the day, the
