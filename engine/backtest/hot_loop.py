@@ -158,6 +158,9 @@ def _run_one_instrument(
     seq = 0  # book events not yet added to book_seq
     row = synced
     next_check = oms.next_check_ns
+    # Before this, a batch with no trade needs nothing but its events (no check, no sample).
+    until = min(next_check, stop_ns)
+    # (the outbox is empty here, and stays so but through a handler or the pump: see below)
     # The batch's first trade (most batches: the only one), its row -1 when there is none.
     trade = t_price = t_size = t_side = t_ts = -1
     more: list[int] = []  # the rows of the batch's further trades
@@ -165,8 +168,6 @@ def _run_one_instrument(
     while j < count:
         b = ends[j]
         now = inits[j]
-        if now > clock.ns:  # noqa: PLR1730 (a branch beats max() per batch)
-            clock.ns = now
         j += 1
         while row < b:
             kind = kinds[row]
@@ -220,9 +221,12 @@ def _run_one_instrument(
                 more.clear()
             else:
                 calling = handlers
-        if trade < 0 and not outbox and now < next_check and now < stop_ns and j < count:
+        if trade < 0 and now < until and j < count:
             continue
-        # Write back what was kept in locals before anything else can read it.
+        # Write back what was kept in locals before anything else can read it (the clock too:
+        # ts_init never steps back in a replay, so the newest batch's is the latest).
+        if now > clock.ns:  # noqa: PLR1730
+            clock.ns = now
         ts = times[b - 1]
         state.best_bid = best_bid
         state.best_ask = best_ask
@@ -266,21 +270,22 @@ def _run_one_instrument(
             if exchange.has_work or outbox or runner.generation != generation:
                 pump(now)  # an order went out (or a strategy failed): as process_batch
                 return j
-        if outbox or now >= next_check:
+        if now >= next_check:
             held = oms.idle_marks.get(index)
             if held is not None and best_bid and best_ask:
                 mark = (best_bid + best_ask) // 2  # as Oms.mark_price
             elif held is not None:
                 mark = state.last_price
-            if not outbox and now < oms.idle_until_ns and (held is None or held == mark):
+            if now < oms.idle_until_ns and (held is None or held == mark):
                 # The check would only move on (Oms.idle_until_ns; the mark as Oms.mark_price
                 # has it, from the book just written back): what pump does then.
                 next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
             else:
                 pump(now)
                 next_check = oms.next_check_ns
-                if exchange.has_work or runner.generation != generation:
+                if exchange.has_work or outbox or runner.generation != generation:
                     return j  # a protective exit, or a strategy's reply to a fill
+            until = min(next_check, stop_ns)
         if now >= stop_ns:
             return j
     return j
