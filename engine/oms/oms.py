@@ -465,9 +465,10 @@ class Oms:
         # and breaches): equity is what that check saw, and the update would change nothing.
         trip = None
         self.idle_until_ns = 0
+        marks: dict[int, int] = {}  # the held instruments' marks (none while flat)
         if self._flat_key is None or self._flat_key != self._flat_seen(now_ns):
             # Equity in integers; the update makes Decimals only of what moved.
-            trip = self.post_trade.update_raw(now_ns, self._equity_raw())
+            trip = self.post_trade.update_raw(now_ns, self._equity_raw(marks))
             flat = not any(position.quantity_raw for position in self.positions.values())
             # (held, equity moves with the marks: no key to compare)
             self._flat_key = self._flat_seen(now_ns) if flat else None
@@ -478,7 +479,11 @@ class Oms:
             and not self.report_stale
             and not self.journal_risk
         ):
-            self._mark_idle(now_ns)
+            # Until the trading day rolls, a fill comes or one of these marks moves, a check
+            # changes nothing (see idle_until_ns).
+            self.idle_marks = marks
+            day = (now_ns + KST_OFFSET_NS) // NS_PER_DAY
+            self.idle_until_ns = (day + 1) * NS_PER_DAY - KST_OFFSET_NS
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
@@ -492,20 +497,6 @@ class Oms:
                 self._risk_saved = saved
         if changed:
             self.on_state_change()
-
-    def _mark_idle(self, now_ns: int) -> None:
-        """Set :attr:`idle_until_ns` and :attr:`idle_marks` after a check that changed nothing,
-        with nothing armed and nothing to refresh or journal."""
-        marks: dict[int, int] = {}
-        get = self.market.get
-        for instrument_id, position in self.positions.items():
-            if position.quantity_raw:
-                state = get(instrument_id)
-                if state is not None:
-                    marks[state.index] = self.mark_price(state)
-        self.idle_marks = marks
-        day = (now_ns + KST_OFFSET_NS) // NS_PER_DAY
-        self.idle_until_ns = (day + 1) * NS_PER_DAY - KST_OFFSET_NS
 
     def _flat_seen(self, now_ns: int) -> tuple[int, ...]:
         """What equity depends on while every position is flat: fills taken, the day, the
@@ -522,10 +513,10 @@ class Oms:
             len(risk.breached),
         )
 
-    def _equity_raw(self) -> dict[str, tuple[int, int]]:
+    def _equity_raw(self, marks: dict[int, int] | None = None) -> dict[str, tuple[int, int]]:
         """:meth:`equity_by_currency` in integers: per quote currency, ``(raw, scale)`` at the
         largest notional scale of its instruments (a check compares these; Decimal only when
-        they moved)."""
+        they moved). ``marks``, if given, gets the mark of each held instrument by index."""
         equity: dict[str, tuple[int, int]] = {}
         get = self.market.get
         for instrument_id, position in self.positions.items():
@@ -539,6 +530,8 @@ class Oms:
                 # Position.unrealized_raw at the mark price (Oms.mark_price), inlined.
                 bid, ask = state.best_bid, state.best_ask
                 mark = (bid + ask) // 2 if bid and ask else state.last_price
+                if marks is not None:
+                    marks[state.index] = mark
                 if mark > 0:
                     raw += mark * quantity - position.cost_raw
             scale = instrument.price_precision + instrument.size_precision
