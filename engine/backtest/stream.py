@@ -25,14 +25,20 @@ import polars as pl
 from engine.storage.tick_store import NS_PER_DAY, PartFile, TickStore, day_start_ns
 
 COLUMNS = ("ts_init", "order_key", "kind", "instrument", "side", "price", "size", "ts_event")
-"""The merged columns, as :func:`engine.backtest.replay.read_day_merged` gives them."""
+"""The merged columns, as :func:`engine.backtest.replay.read_day_merged` gives them (with one
+instrument, no ``order_key``: nothing is merged)."""
 
 
 class _Source:
     """One instrument's parts of the day, read one at a time into ``buffer``."""
 
-    def __init__(self, position: int, index: int, parts: list[PartFile], has_book: bool) -> None:
+    def __init__(
+        self, position: int, index: int, parts: list[PartFile], has_book: bool, keyed: bool
+    ) -> None:
         self.position = position
+        self.keyed = keyed
+        """Add ``order_key`` (what rows of several instruments are merged by); an instrument
+        read alone is in order as it is."""
         self.index = index
         self.parts = parts
         self.next = 0
@@ -55,20 +61,23 @@ class _Source:
         self.has_book = True
         if not frame.height:
             return
-        key = pl.col("ts_event").cum_max()
-        if self.running_max is not None:
-            key = pl.max_horizontal(key, pl.lit(self.running_max, pl.Int64))
-        rows = frame.select(
+        columns = [
             pl.col("ts_init"),
-            key.alias("order_key"),
             pl.col("kind"),
             pl.lit(self.index, pl.Int32).alias("instrument"),
             pl.col("side"),
             pl.col("price"),
             pl.col("size"),
             pl.col("ts_event"),
-        )
-        self.running_max = int(rows["order_key"][-1])
+        ]
+        if self.keyed:
+            key = pl.col("ts_event").cum_max()
+            if self.running_max is not None:
+                key = pl.max_horizontal(key, pl.lit(self.running_max, pl.Int64))
+            columns.insert(1, key.alias("order_key"))
+        rows = frame.select(columns)
+        if self.keyed:
+            self.running_max = int(rows["order_key"][-1])
         buffer = self.buffer
         self.buffer = rows if buffer is None or not buffer.height else pl.concat([buffer, rows])
 
@@ -101,7 +110,9 @@ def stream_day(
             continue
         if not _in_order(parts, has_book[position]):
             return None
-        sources.append(_Source(position, index, parts, has_book[position]))
+        sources.append(_Source(position, index, parts, has_book[position], keyed=True))
+    if len(sources) == 1:
+        sources[0].keyed = False
     return _merge(sources, has_book)
 
 
