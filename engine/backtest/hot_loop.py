@@ -141,7 +141,7 @@ def _run_one_instrument(
     clock = pipeline.time
     oms = pipeline.oms
     outbox = exchange.outbox
-    pump = oms.pump
+    pump, check = oms.pump, oms.check
     fail = runner.fail
     guard = WATCHDOG
     starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
@@ -281,7 +281,7 @@ def _run_one_instrument(
                 # has it, from the book just written back): what pump does then.
                 next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
             else:
-                pump(now)
+                check(now)  # (pump, with nothing on the venue or in the outbox)
                 next_check = oms.next_check_ns
                 if exchange.has_work or outbox or runner.generation != generation:
                     return j  # a protective exit, or a strategy's reply to a fill

@@ -344,6 +344,12 @@ class Oms:
             self.next_check_ns = now_ns + CHECK_INTERVAL_NS
             self._periodic(now_ns)
 
+    def check(self, now_ns: int) -> None:
+        """The periodic risk check due at ``now_ns``: :meth:`pump` when the venue has nothing
+        for it (a backtest's hot loop, which knows that)."""
+        self.next_check_ns = now_ns + CHECK_INTERVAL_NS
+        self._periodic(now_ns)
+
     def apply_venue_events(self, events: list[AnyOrderEvent]) -> None:
         applied: list[tuple[AnyOrderEvent, Order]] = []
         touched: dict[str, Position] = {}
@@ -469,9 +475,9 @@ class Oms:
         if self._flat_key is None or self._flat_key != self._flat_seen(now_ns):
             # Equity in integers; the update makes Decimals only of what moved.
             trip = self.post_trade.update_raw(now_ns, self._equity_raw(marks))
-            flat = not any(position.quantity_raw for position in self.positions.values())
-            # (held, equity moves with the marks: no key to compare)
-            self._flat_key = self._flat_seen(now_ns) if flat else None
+            # Held, equity moves with the marks: no key to compare. (A position held in an
+            # instrument with no market state counts nowhere in equity: flat for this.)
+            self._flat_key = None if marks else self._flat_seen(now_ns)
         if (
             trip is None
             and not changed

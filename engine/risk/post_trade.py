@@ -88,8 +88,8 @@ class PostTradeRisk:
         self.limits = limits
         self.state = state
         self._marks: dict[str, _Marks] = {}
-        self._marks_day = -1
-        """The day number (KST) the marks were taken on; -1: none taken."""
+        self._marks_from = self._marks_until = 0
+        """The trading day the marks were taken on, ``[from, until)`` in ns (empty: none)."""
         self._marks_limits: RiskLimits | None = None
         self._marks_state: RiskState | None = None
 
@@ -103,34 +103,36 @@ class PostTradeRisk:
         state = self.state
         marks = self._marks
         if (
-            self._marks_day != (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
+            not self._marks_from <= now_ns < self._marks_until
             or self._marks_limits is not self.limits
             or self._marks_state is not state
-            or equity.keys() != marks.keys()
+            or len(equity) != len(marks)
         ):
             return self._update_and_mark(now_ns, equity)
         starts, peaks, latest = state.day_start_equity, state.equity_peak, state.equity
+        # Currency by currency, what update() does to it; at the first one this cannot take,
+        # update() takes them all (it leaves those done here as they are: the same marks).
         for currency, (raw, scale) in equity.items():
-            mark = marks[currency]
+            mark = marks.get(currency)
             if (
-                scale != mark.scale
+                mark is None
+                or scale != mark.scale
                 or not -_EXACT_DIGITS < raw < _EXACT_DIGITS
                 or starts.get(currency) is not mark.start_dec
                 or peaks.get(currency) is not mark.peak_dec
                 or latest.get(currency) is not mark.last_dec
             ):
                 return self._update_and_mark(now_ns, equity)
+            if raw == mark.last:
+                continue  # (as the last call left it: nothing to write, nothing passed)
             peak = raw if raw > mark.peak else mark.peak
             loss_floor, drawdown_floor = mark.loss_floor, mark.drawdown_floor
             if (loss_floor is not None and mark.start - raw > loss_floor) or (
                 drawdown_floor is not None and peak - raw > drawdown_floor
             ):
                 return self._update_and_mark(now_ns, equity)  # a limit passed: its reasons
-        for currency, (raw, _) in equity.items():
-            mark = marks[currency]
-            if raw == mark.last:
-                continue
-            value = _ZERO + from_raw(raw, mark.scale)
+            # Below 28 digits, the Decimal as_decimal makes (scaleb is exact there).
+            value = Decimal(raw).scaleb(-scale)
             mark.last = raw
             mark.last_dec = latest[currency] = value
             if raw > mark.peak:
@@ -153,14 +155,14 @@ class PostTradeRisk:
                 or last is None
                 or not -_EXACT_DIGITS < raw < _EXACT_DIGITS
             ):
-                self._marks_day = -1
+                self._marks_until = 0
                 return trip
             start_raw, peak_raw = start.scaleb(scale, EXACT), peak.scaleb(scale, EXACT)
             if (
                 start_raw != start_raw.to_integral_value()
                 or peak_raw != peak_raw.to_integral_value()
             ):
-                self._marks_day = -1  # marks finer than this scale (the scale changed)
+                self._marks_until = 0  # marks finer than this scale (the scale changed)
                 return trip
             marks[currency] = _Marks(
                 scale,
@@ -174,7 +176,9 @@ class PostTradeRisk:
                 _floor_raw(self.limits.max_drawdown.get(currency), scale),
             )
         self._marks = marks
-        self._marks_day = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
+        day = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
+        self._marks_from = day * _NS_PER_DAY - KST_OFFSET_NS
+        self._marks_until = self._marks_from + _NS_PER_DAY
         self._marks_limits, self._marks_state = self.limits, state
         return trip
 
