@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -162,27 +164,35 @@ def test_trips_exactly_when_a_limit_is_first_exceeded(steps: list[int]) -> None:
 
 
 _RAW_STEP = st.tuples(
-    st.integers(0, 3),  # hours forward (crossing the KST midnight now and then)
-    st.sampled_from(["KRW", "USDT"]),
-    st.integers(-2_000_000_000, 2_000_000_000),  # raw equity at scale 2 (+-20 M)
-    st.sampled_from([2, 2, 2, 3, 8]),  # the scale, now and then changed
-    st.booleans(),  # the user resets the kill switch after this step
-    st.booleans(),  # amounts past 28 digits
+    st.sampled_from([0] * 30 + [1, 3]),  # hours forward (KST midnight now and then)
+    st.sampled_from([("KRW",)] * 6 + [("KRW", "USDT"), ("USDT",)]),  # currencies held
+    st.one_of(
+        st.integers(-2_000_000_000, 2_000_000_000).map(lambda v: ("jump", v)),  # +-20 M
+        st.integers(-150_000_000, 150_000_000).map(lambda v: ("move", v)),  # +-1.5 M
+        st.integers(-150_000_000, 150_000_000).map(lambda v: ("move", v)),
+        st.integers(-3, 3).map(lambda v: ("move", v)),  # a hair (and 0: equity as it was)
+    ),
+    st.sampled_from([2] * 30 + [3, 8]),  # the scale, now and then changed
+    st.sampled_from([False] * 8 + [True]),  # the user resets the kill switch after
+    st.sampled_from([False] * 40 + [True]),  # amounts past 28 digits
 )
 
 
-@given(st.lists(_RAW_STEP, min_size=1, max_size=60))
+@given(st.lists(_RAW_STEP, min_size=1, max_size=120))
 def test_update_raw_is_update_of_the_decimals(
-    steps: list[tuple[int, str, int, int, bool, bool]],
+    steps: list[tuple[int, tuple[str, ...], tuple[str, int], int, bool, bool]],
 ) -> None:
     """The integer path (what the OMS calls at every check) leaves the same state and trips at
-    the same steps as :meth:`PostTradeRisk.update` given the same equity as decimals."""
+    the same steps as :meth:`PostTradeRisk.update` given the same equity as decimals: equity
+    that jumps, walks across the limits, stays or moves by a hair, on days that roll."""
     fast, slow = post(), post()
     now = utc_ns("2026-01-31T12:00:00")  # 21:00 KST: a day roll within a few steps
-    for hours, currency, raw, scale, reset, huge in steps:
-        now += hours * 3600 * NS
-        amount = raw * 10**30 if huge else raw
-        equity = {currency: (amount, scale), "KRW": (raw // 3, 2)}
+    raw = {"KRW": 0, "USDT": 0}
+    for hours, currencies, (how, value), scale, reset, huge in steps:
+        now += hours * 3600 * NS + NS
+        for currency in currencies:
+            raw[currency] = value if how == "jump" else raw[currency] + value
+        equity = {c: (raw[c] * 10**30 if huge else raw[c], scale) for c in currencies}
         assert fast.update_raw(now, equity) == slow.update(now, as_decimal(equity))
         for risk in (fast, slow):
             if reset:
@@ -190,3 +200,69 @@ def test_update_raw_is_update_of_the_decimals(
         assert fast.state.to_dict() == slow.state.to_dict()
         assert fast.state.equity == slow.state.equity
         assert fast.state.equity_peak == slow.state.equity_peak
+
+
+@pytest.mark.parametrize(
+    ("seed", "loss", "drawdown"),
+    [(1, "5000000", "10000000"), (2, "5000000", "10000000"), (3, "8000000", "3000000")],
+)
+def test_update_raw_is_update_of_the_decimals_on_a_long_walk(
+    seed: int, loss: str, drawdown: str
+) -> None:
+    """The same on long walks of equity (a backtest's checks): thousands of small moves that
+    cross the daily loss and drawdown limits again and again, over several days, with the
+    kill switch reset now and then."""
+    rng = random.Random(seed)
+    limits = RiskLimits.from_settings(
+        RiskSettings(
+            daily_loss_limit={"KRW": loss, "USDT": "9000"},
+            max_drawdown={"KRW": drawdown, "USDT": "4000"},
+        )
+    )
+    fast, slow = PostTradeRisk(limits, RiskState()), PostTradeRisk(limits, RiskState())
+    now = utc_ns("2026-01-31T12:00:00")
+    raw = {"KRW": 0, "USDT": 0}
+    trips = 0
+    for _ in range(5_000):
+        now += rng.choice([NS] * 50 + [3 * 3600 * NS])
+        held = ("KRW",) if rng.random() < 0.9 else ("KRW", "USDT")
+        for currency in held:
+            # Big and small moves, and hairs (or nothing): some land next to a limit.
+            step = rng.choice([150_000_000, 150_000_000, 5_000_000, 100_000, 3])
+            raw[currency] += rng.randint(-step, step)
+        equity = {currency: (raw[currency], 2) for currency in held}
+        reason = fast.update_raw(now, equity)
+        assert reason == slow.update(now, as_decimal(equity))
+        trips += reason is not None
+        if rng.random() < 0.05:
+            fast.state.reset_kill()
+            slow.state.reset_kill()
+        assert fast.state.to_dict() == slow.state.to_dict()
+    assert trips >= 5  # the limits were crossed, more than once
+
+
+@pytest.mark.parametrize("scale", [0, 2, 8])
+def test_update_raw_trips_at_the_same_raw_unit_as_update(scale: int) -> None:
+    """At a limit exactly nothing trips; one raw unit past it, the limit trips, on the integer
+    path as on the Decimal one (the daily loss, then the drawdown from the day's peak)."""
+    unit = 10**scale  # one KRW in raw units at this scale
+
+    def walk(amounts: list[int]) -> list[str | None]:
+        fast, slow = post(), post()
+        reasons = []
+        for step, raw in enumerate(amounts):
+            equity = {"KRW": (raw, scale)}
+            reason = fast.update_raw(MORNING + step * NS, equity)
+            assert reason == slow.update(MORNING + step * NS, as_decimal(equity))
+            assert fast.state.to_dict() == slow.state.to_dict()
+            reasons.append(reason)
+        return reasons
+
+    # The daily loss limit is 5,000,000 KRW.
+    loss = walk([0, -1, -5_000_000 * unit, -5_000_000 * unit - 1])
+    assert loss[:3] == [None, None, None]
+    assert loss[3] is not None and loss[3].startswith("daily loss")
+    # The drawdown limit is 10,000,000 KRW: up 6 M, then down to 10 M below that peak.
+    drawdown = walk([0, 6_000_000 * unit, -4_000_000 * unit, -4_000_000 * unit - 1])
+    assert drawdown[:3] == [None, None, None]
+    assert drawdown[3] is not None and drawdown[3].startswith("drawdown")
