@@ -23,6 +23,7 @@ from engine.backtest.request import BacktestRequest
 from engine.backtest.run import BacktestResult, run_backtest
 from engine.backtest.sample_data import write_sample
 from engine.config.settings import Settings
+from engine.domain.market_data import TRADE
 from engine.market_state import MarketState
 from engine.storage.tick_store import TickStore
 
@@ -46,6 +47,16 @@ def two_instruments(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sample")
     write_sample(root, symbols=("KRW-BTC", "KRW-ETH"), days=2, first_day=date(2026, 1, 5),
                  session_minutes=1.0, rate=2_000.0, seed=11)  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def one_instrument_batched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One instrument in 5 ms batches of several events, several trades among them (the
+    one-instrument lane's batches of several trades)."""
+    root = tmp_path_factory.mktemp("one")
+    write_sample(root, symbols=("KRW-BTC",), days=1, first_day=date(2026, 1, 5),
+                 session_minutes=2.0, rate=2_000.0, seed=5)  # fmt: skip
     return root
 
 
@@ -181,3 +192,25 @@ def test_the_one_instrument_lane_is_taken_where_a_chunk_holds_one_instrument(
 
     assert sole(real_shaped) == {0}
     assert -1 in sole(two_instruments)
+
+
+def test_one_instrument_in_batches_of_several_trades_is_equal_both_ways(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, one_instrument_batched: Path
+) -> None:
+    """The one-instrument lane with batches that hold several trades (their handlers after the
+    batch's events, in order), a strategy reading the market state at each."""
+    params = {"every": 40}
+    general, hot, quiet, batches = run_both_ways(
+        monkeypatch, one_instrument_batched, tmp_path, "market_reader.py", params
+    )
+    assert general["summary"]["fills"] >= 20
+    assert hot == general
+    assert quiet > batches // 2, (quiet, batches)
+    store = TickStore(one_instrument_batched)
+    plan = plan_replay(store, store.instrument_ids(), [0], None, None)
+    several = sum(
+        sum(chunk.kind[row] == TRADE for row in range(a, b)) > 1
+        for chunk in replay_chunks(store, plan)
+        for a, b in zip(chunk.starts, chunk.ends, strict=True)
+    )
+    assert several > 100  # batches of several trades, each through the lane's second path

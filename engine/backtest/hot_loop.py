@@ -249,23 +249,8 @@ def _run_one_instrument(
                     guard.owner = None
                     fail(entry, "on_trade", exc)
             trade = -1
-            if more:
-                for trade_row in more:
-                    handlers = table[index]
-                    if handlers is None:
-                        break
-                    price, size, side, ts = (
-                        prices[trade_row], sizes[trade_row], sides[trade_row], times[trade_row],
-                    )  # fmt: skip
-                    for entry, handler in handlers:
-                        try:
-                            guard.owner = entry
-                            guard.calls += 1
-                            handler(index, price, size, side, ts)
-                            guard.owner = None
-                        except BaseException as exc:
-                            guard.owner = None
-                            fail(entry, "on_trade", exc)
+            if more:  # (rare: a batch of several trades)
+                _dispatch_rows(runner, table, index, chunk, more)
                 more.clear()
             if exchange.has_work or outbox or runner.generation != generation:
                 pump(now)  # an order went out (or a strategy failed): as process_batch
@@ -289,3 +274,31 @@ def _run_one_instrument(
         if now >= stop_ns:
             return j
     return j
+
+
+def _dispatch_rows(
+    runner: StrategyRunner,
+    table: Sequence[Sequence[tuple[Any, Callable[..., None]]] | None],
+    index: int,
+    chunk: ReplayChunk,
+    rows: Sequence[int],
+) -> None:
+    """The ``on_trade`` handlers of trades ``rows`` of ``chunk``, in order, as
+    :meth:`StrategyRunner.dispatch` calls them (the handlers read again for each: a strategy
+    that failed is out of the next)."""
+    guard = WATCHDOG
+    for row in rows:
+        handlers = table[index]
+        if handlers is None:
+            return
+        price, size = chunk.price[row], chunk.size[row]
+        side, ts = chunk.side[row], chunk.ts_event[row]
+        for entry, handler in handlers:
+            try:
+                guard.owner = entry
+                guard.calls += 1
+                handler(index, price, size, side, ts)
+                guard.owner = None
+            except BaseException as exc:
+                guard.owner = None
+                runner.fail(entry, "on_trade", exc)
