@@ -62,8 +62,6 @@ def run_quiet(
     outbox = exchange.outbox
     apply_event = market.apply_event
     pump = oms.pump
-    fail = runner.fail
-    guard = WATCHDOG
     starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
     kinds, instruments, sides = chunk.kind, chunk.instrument, chunk.side
     prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
@@ -90,24 +88,7 @@ def run_quiet(
                 )  # fmt: skip
             rows = [row for row in range(a, b) if kinds[row] == TRADE]
         # (no crossed book to drop above: nothing is guarded, see the start)
-        called = False
-        for row in rows:
-            index = instruments[row]
-            handlers = table[index]
-            if handlers is None:
-                continue
-            called = True
-            price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
-            for entry, handler in handlers:
-                # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
-                try:
-                    guard.owner = entry
-                    guard.calls += 1
-                    handler(index, price, size, side, ts)
-                    guard.owner = None
-                except BaseException as exc:
-                    guard.owner = None
-                    fail(entry, "on_trade", exc)
+        called = bool(rows) and _dispatch_rows(runner, table, chunk, rows)
         if called and (exchange.has_work or outbox or runner.generation != generation):
             # An order went out (or was refused, or a strategy failed): the pump as
             # process_batch runs it, then the general path from the next batch on.
@@ -250,7 +231,7 @@ def _run_one_instrument(
                     fail(entry, "on_trade", exc)
             trade = -1
             if more:  # (rare: a batch of several trades)
-                _dispatch_rows(runner, table, index, chunk, more)
+                _dispatch_rows(runner, table, chunk, more)
                 more.clear()
             if exchange.has_work or outbox or runner.generation != generation:
                 pump(now)  # an order went out (or a strategy failed): as process_batch
@@ -279,21 +260,24 @@ def _run_one_instrument(
 def _dispatch_rows(
     runner: StrategyRunner,
     table: Sequence[Sequence[tuple[Any, Callable[..., None]]] | None],
-    index: int,
     chunk: ReplayChunk,
     rows: Sequence[int],
-) -> None:
+) -> bool:
     """The ``on_trade`` handlers of trades ``rows`` of ``chunk``, in order, as
     :meth:`StrategyRunner.dispatch` calls them (the handlers read again for each: a strategy
-    that failed is out of the next)."""
+    that failed is out of the next). True when some handler was called."""
     guard = WATCHDOG
+    called = False
     for row in rows:
+        index = chunk.instrument[row]
         handlers = table[index]
         if handlers is None:
-            return
+            continue
+        called = True
         price, size = chunk.price[row], chunk.size[row]
         side, ts = chunk.side[row], chunk.ts_event[row]
         for entry, handler in handlers:
+            # Who runs, which call, done; the barrier (engine.strategy.guard).
             try:
                 guard.owner = entry
                 guard.calls += 1
@@ -302,3 +286,4 @@ def _dispatch_rows(
             except BaseException as exc:
                 guard.owner = None
                 runner.fail(entry, "on_trade", exc)
+    return called

@@ -24,19 +24,13 @@ import polars as pl
 
 from engine.storage.tick_store import NS_PER_DAY, PartFile, TickStore, day_start_ns
 
-COLUMNS = ("ts_init", "order_key", "kind", "instrument", "side", "price", "size", "ts_event")
-"""The merged columns, as :func:`engine.backtest.replay.read_day_merged` gives them (with one
-instrument, no ``order_key``: nothing is merged)."""
-
 
 class _Source:
     """One instrument's parts of the day, read one at a time into ``buffer``."""
 
-    def __init__(
-        self, position: int, index: int, parts: list[PartFile], has_book: bool, keyed: bool
-    ) -> None:
+    def __init__(self, position: int, index: int, parts: list[PartFile], has_book: bool) -> None:
         self.position = position
-        self.keyed = keyed
+        self.keyed = True
         """Add ``order_key`` (what rows of several instruments are merged by); an instrument
         read alone is in order as it is."""
         self.index = index
@@ -110,9 +104,9 @@ def stream_day(
             continue
         if not _in_order(parts, has_book[position]):
             return None
-        sources.append(_Source(position, index, parts, has_book[position], keyed=True))
+        sources.append(_Source(position, index, parts, has_book[position]))
     if len(sources) == 1:
-        sources[0].keyed = False
+        sources[0].keyed = False  # nothing to merge it with
     return _merge(sources, has_book)
 
 

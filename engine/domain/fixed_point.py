@@ -33,7 +33,8 @@ def to_raw(value: Decimal | str | int, precision: int) -> int:
 
 def floor_raw(value: Decimal, precision: int) -> int:
     """``value`` in raw units, rounded down (a size or limit that must not be exceeded)."""
-    return int(value.scaleb(precision).to_integral_value(rounding=ROUND_FLOOR))
+    # In the exact context: a value of more than 28 digits at ``precision`` is not rounded first.
+    return int(value.scaleb(precision, _EXACT).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def from_raw(raw: int, precision: int) -> Decimal:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
-from engine.domain.fixed_point import from_raw
+from engine.domain.fixed_point import floor_raw, from_raw
 from engine.risk.limits import NS_PER_S, RiskLimits
 from engine.risk.money import EXACT, money, subtract
 from engine.risk.state import RiskState
@@ -71,14 +71,12 @@ def as_decimal(equity: RawEquity) -> dict[str, Decimal]:
 _ZERO = Decimal(0)
 
 
+def _floor(limit: Decimal | None, scale: int) -> int | None:
+    return None if limit is None else floor_raw(limit, scale)
+
+
 def _whole(value: Decimal) -> bool:
     return value == value.to_integral_value()
-
-
-def _floor_raw(limit: Decimal | None, scale: int) -> int | None:
-    if limit is None:
-        return None
-    return int(limit.scaleb(scale, EXACT).to_integral_value(rounding=ROUND_FLOOR, context=EXACT))
 
 
 class PostTradeRisk:
@@ -172,8 +170,8 @@ class PostTradeRisk:
                 last,
                 start,
                 peak,
-                _floor_raw(self.limits.daily_loss_limit.get(currency), scale),
-                _floor_raw(self.limits.max_drawdown.get(currency), scale),
+                _floor(self.limits.daily_loss_limit.get(currency), scale),
+                _floor(self.limits.max_drawdown.get(currency), scale),
             )
         self._marks = marks
         day = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
