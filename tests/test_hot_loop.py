@@ -1,13 +1,18 @@
 """The backtest's hot loop (engine.backtest.hot_loop) changes nothing but speed.
 
-Every backtest here runs twice on the same data: every batch through
+Every backtest here runs on the same data every way: every batch through
 ``TickPipeline.process_batch`` (``hot_loop=False``), and with the hot loop taking the batches it
-can. Summary, orders, fills, round trips, every equity point, the books and the risk marks at
-the end must be equal, and the hot loop must really have taken its share of the batches.
+can, once with the pure-Python one-instrument lane and once with the compiled one (where it was
+built: on any machine with a C compiler, which ``test_the_compiled_lane_is_built`` holds to).
+Summary, orders, fills, round trips, every equity point, the books and the risk marks at the end
+must be equal, and the hot loop must really have taken its share of the batches.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
+import sysconfig
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ import pytest
 import engine.backtest.run as backtest_run
 from bench.real_shaped import write_real_shaped
 from engine.backtest import hot_loop
+from engine.backtest import replay as replay_module
 from engine.backtest.replay import plan_replay, replay_chunks
 from engine.backtest.request import BacktestRequest
 from engine.backtest.run import BacktestResult, run_backtest
@@ -31,6 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ROOT / "tests" / "strategies"
 TIMING = ("wall_s", "ticks_per_s", "created_ns", "id")
 """Summary fields that measure or name the run, not its result (the id holds the time)."""
+COMPILED = hot_loop.COMPILED_LANE
+LANES: dict[str, hot_loop.Lane | None] = {"pure-Python lane": None}
+if COMPILED is not None:
+    LANES["compiled lane"] = COMPILED
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +99,10 @@ def run_both_ways(
     strategy: str,
     params: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], int, int]:
-    """The backtest through the general path, then with the hot loop. Returns both results as
-    plain data (with the books at the end), the batches the hot loop took and the batch count."""
+    """The backtest through the general path, then with the hot loop in each of its lanes
+    (:data:`LANES`). Returns the general path's result and the hot loop's as plain data (with
+    the books at the end), the batches the hot loop took and the batch count. The lanes' results
+    and the batches they took must be equal to each other (checked here)."""
     markets: list[MarketState] = []
 
     def market_state(**options: Any) -> MarketState:
@@ -106,18 +118,26 @@ def run_both_ways(
 
     real_open = backtest_run.open_trading_core
     monkeypatch.setattr(backtest_run, "open_trading_core", open_trading_core)
-    recorder = Recorder()
-    monkeypatch.setattr(backtest_run, "run_quiet", recorder)
     outcomes = []
-    for hot in (False, True):
+    taken = []
+    for hot, lane in [(False, None), *((True, lane) for lane in LANES.values())]:
+        monkeypatch.setattr(hot_loop, "COMPILED_LANE", lane)
+        recorder = Recorder()
+        monkeypatch.setattr(backtest_run, "run_quiet", recorder)
         request = BacktestRequest(strategy_file=str(STRATEGIES / strategy), data_dir=str(data),
-                                  results_dir=str(results / str(hot)), params=params)  # fmt: skip
+                                  results_dir=str(results / f"{hot}{len(outcomes)}"),
+                                  params=params)  # fmt: skip
         result = run_backtest(request, Settings(), hot_loop=hot)
         oms = cores[-1].oms
         # The risk checks ran at the same times and left the same marks (day, equity, peak).
         risk = (oms.risk_state.to_dict(), oms.next_check_ns)
         outcomes.append({**plain(result), "books": books(markets[-1]), "risk": risk})
-    return outcomes[0], outcomes[1], recorder.batches, result.summary.batches
+        taken.append(recorder.batches)
+    general, hot_runs = outcomes[0], outcomes[1:]
+    for name, outcome in zip(LANES, hot_runs, strict=True):
+        assert outcome == hot_runs[0], f"the {name} differs from the pure-Python lane"
+    assert len(set(taken[1:])) == 1, dict(zip(LANES, taken[1:], strict=True))
+    return general, hot_runs[-1], taken[-1], result.summary.batches
 
 
 def plain(result: BacktestResult) -> dict[str, Any]:
@@ -214,3 +234,56 @@ def test_one_instrument_in_batches_of_several_trades_is_equal_both_ways(
         for a, b in zip(chunk.starts, chunk.ends, strict=True)
     )
     assert several > 100  # batches of several trades, each through the lane's second path
+
+
+def test_the_compiled_lane_is_built_where_a_compiler_is() -> None:
+    """``pip install`` builds the compiled lane wherever a C compiler works (this test's
+    machine, and CI's): were the build silently skipped there, the comparisons above would run
+    one lane only."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}): the pure-Python lane is the one installed")
+    assert COMPILED is not None, "pip install found a compiler but the compiled lane is not used"
+
+
+def test_a_build_older_than_its_source_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An edited ``compiled_lane.pyx`` not yet rebuilt: the pure-Python lane runs, and says so;
+    ``STOM_PURE_PYTHON`` turns the compiled lane off."""
+    module = pytest.importorskip("engine.backtest.compiled_lane")
+    assert hot_loop.compiled_lane() is not None
+    monkeypatch.setattr(module, "SOURCE_SHA256", "0" * 64)
+    with caplog.at_level(logging.WARNING, logger="engine.backtest.hot_loop"):
+        assert hot_loop.compiled_lane() is None
+    assert "compiled_lane.pyx changed since it was compiled" in caplog.text
+    monkeypatch.undo()
+    monkeypatch.setenv("STOM_PURE_PYTHON", "1")
+    assert hot_loop.compiled_lane() is None
+
+
+def test_the_compiled_lane_never_turns_a_quiet_chunk_into_lists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_shaped: Path
+) -> None:
+    """What the compiled lane saves: a chunk it takes whole (a strategy that sends no order) is
+    read from its numpy columns only; the pure-Python lane converts every chunk."""
+    if COMPILED is None:
+        pytest.skip("the compiled lane was not built (test_the_compiled_lane_is_built says why)")
+    converted: list[int] = []
+    real_getattr = replay_module.ReplayChunk.__getattr__
+
+    def counting(chunk: replay_module.ReplayChunk, name: str) -> list[int]:
+        converted.append(chunk.rows_before)
+        return real_getattr(chunk, name)
+
+    monkeypatch.setattr(replay_module.ReplayChunk, "__getattr__", counting)
+    noop = ROOT / "bench" / "strategies" / "noop.py"
+    request = BacktestRequest(strategy_file=str(noop), data_dir=str(real_shaped),
+                              results_dir=str(tmp_path / "c"))  # fmt: skip
+    summary = run_backtest(request, Settings()).summary
+    assert summary.ticks > 100_000
+    assert converted == []
+    monkeypatch.setattr(hot_loop, "COMPILED_LANE", None)
+    request = msgspec.structs.replace(request, results_dir=str(tmp_path / "py"))
+    run_backtest(request, Settings())
+    assert converted

@@ -19,14 +19,24 @@ instrument's state, with what only a reader can tell apart (``ts_event``, ``ts_r
 ``book_seq``, the best prices, the market's event count) kept in locals and written back before
 anything else runs: a strategy's handler, the OMS pump, the return to the caller.
 
-``tests/test_hot_loop.py`` runs backtests through this loop and through ``process_batch``
-alone, and compares every fill, order, equity point and the books at the end, and what a
-strategy that reads the market state at every trade saw.
+The one-instrument lane also comes compiled (:mod:`engine.backtest.compiled_lane`, built from
+``compiled_lane.pyx`` where ``pip install`` finds a C compiler): the same loop over the chunk's
+numpy columns, so a quiet chunk is never turned into Python lists. :data:`COMPILED_LANE` is it,
+or None where it was not built, was built from an older ``compiled_lane.pyx`` than the one
+beside it, or ``STOM_PURE_PYTHON`` is set; then :func:`_run_one_instrument` runs.
+
+``tests/test_hot_loop.py`` runs backtests through this loop (both lanes) and through
+``process_batch`` alone, and compares every fill, order, equity point and the books at the end,
+and what a strategy that reads the market state at every trade saw.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine.backtest.replay import ReplayChunk
@@ -36,6 +46,37 @@ from engine.paper.exchange import PaperExchange
 from engine.pipeline import TickPipeline
 from engine.strategy.guard import WATCHDOG
 from engine.strategy.runner import StrategyRunner
+
+log = logging.getLogger(__name__)
+
+Lane = Callable[..., int]
+"""A one-instrument lane: ``(pipeline, runner, chunk, j, stop_ns, table) -> next batch``."""
+
+
+def compiled_lane() -> Lane | None:
+    """The compiled one-instrument lane, or None (see the module docstring), with the reason
+    logged when a build is there but not used."""
+    if os.environ.get("STOM_PURE_PYTHON"):
+        return None
+    try:
+        from engine.backtest import compiled_lane as module
+    except ImportError:
+        return None  # not built (no compiler at install): the pure-Python lane
+    source = Path(__file__).with_name("compiled_lane.pyx")
+    if source.exists():
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        if digest != module.SOURCE_SHA256:
+            log.warning(
+                "%s changed since it was compiled: the backtest runs the pure-Python lane until "
+                "`pip install -e .` builds it again", source,
+            )  # fmt: skip
+            return None
+    lane: Lane = module.run_one_instrument
+    return lane
+
+
+COMPILED_LANE: Lane | None = compiled_lane()
+"""What :func:`run_quiet` runs for a chunk of one instrument when set (tests swap it)."""
 
 
 def run_quiet(
@@ -55,7 +96,8 @@ def run_quiet(
     if table is None or market.guarded:
         return j
     if chunk.sole_instrument >= 0 and not market.track_bars:
-        return _run_one_instrument(pipeline, runner, chunk, j, stop_ns, table)
+        lane = COMPILED_LANE or _run_one_instrument
+        return lane(pipeline, runner, chunk, j, stop_ns, table)
     generation = runner.generation
     clock = pipeline.time
     oms = pipeline.oms

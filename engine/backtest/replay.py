@@ -159,12 +159,42 @@ def _in_window(frame: pl.DataFrame, plan: ReplayPlan) -> pl.DataFrame:
     return pl.concat([snapshot, after.select(snapshot.columns)], how="vertical")
 
 
-@dataclass(slots=True)
 class ReplayChunk:
-    """About :data:`CHUNK_ROWS` rows of a replay as Python lists, cut at a batch boundary.
+    """About :data:`CHUNK_ROWS` rows of a replay, cut at a batch boundary.
 
     Batch ``j`` is rows ``starts[j]`` to ``ends[j]`` (exclusive), received at ``inits[j]``;
-    ``rows_before`` counts the rows of the replay before this chunk (for progress)."""
+    ``rows_before`` counts the rows of the replay before this chunk (for progress).
+
+    The columns are numpy arrays (``kind_array`` and the rest: what the compiled lane of the
+    hot loop reads). The Python lists the pure-Python paths read (``kind``, ``instrument``,
+    ``side``, ``price``, ``size``, ``ts_event``) are made from them on first use, all at once:
+    a chunk the compiled lane takes whole is never converted, and the general path reads its
+    first :data:`ARRAY_BATCHES` batches of a chunk from the arrays (:class:`BatchCutter`)."""
+
+    __slots__ = (
+        "ends",
+        "ends_array",
+        "inits",
+        "inits_array",
+        "instrument",
+        "instrument_array",
+        "kind",
+        "kind_array",
+        "listed",
+        "price",
+        "price_array",
+        "rows_before",
+        "served",
+        "side",
+        "side_array",
+        "size",
+        "size_array",
+        "sole_instrument",
+        "starts",
+        "starts_array",
+        "ts_event",
+        "ts_event_array",
+    )
 
     starts: list[int]
     ends: list[int]
@@ -175,9 +205,55 @@ class ReplayChunk:
     price: list[int]
     size: list[int]
     ts_event: list[int]
-    rows_before: int
-    sole_instrument: int = -1
-    """The instrument index when every row is that one instrument's (-1: several)."""
+
+    def __init__(
+        self,
+        bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+        columns: pl.DataFrame,
+        rows_before: int,
+        sole_instrument: int = -1,
+    ) -> None:
+        self.starts_array, self.ends_array, self.inits_array = bounds
+        self.starts = self.starts_array.tolist()
+        self.ends = self.ends_array.tolist()
+        self.inits = self.inits_array.tolist()
+        # Int8 kinds and sides, Int64 the rest, as the tick store writes them.
+        self.kind_array = columns["kind"].to_numpy()
+        self.side_array = columns["side"].to_numpy()
+        self.price_array = columns["price"].to_numpy()
+        self.size_array = columns["size"].to_numpy()
+        self.ts_event_array = columns["ts_event"].to_numpy()
+        self.instrument_array = columns["instrument"].to_numpy()
+        self.rows_before = rows_before
+        self.sole_instrument = sole_instrument
+        """The instrument index when every row is that one instrument's (-1: several)."""
+        self.listed = False
+        """The row lists are made."""
+        self.served = 0
+        """Batches :class:`BatchCutter` cut from the arrays."""
+
+    def __getattr__(self, name: str) -> list[int]:
+        # Called only for a slot not yet set: the row lists, made on first use.
+        if name not in _ROW_LISTS:
+            raise AttributeError(name)
+        self.kind = self.kind_array.tolist()
+        sole = self.sole_instrument
+        # One instrument (most replays): its index, with no conversion row by row.
+        self.instrument = [sole] * len(self.kind) if sole >= 0 else self.instrument_array.tolist()
+        self.side = self.side_array.tolist()
+        self.price = self.price_array.tolist()
+        self.size = self.size_array.tolist()
+        self.ts_event = self.ts_event_array.tolist()
+        self.listed = True
+        return cast(list[int], getattr(self, name))
+
+
+_ROW_LISTS = frozenset(("kind", "instrument", "side", "price", "size", "ts_event"))
+ARRAY_BATCHES = 2_048
+"""Batches of a chunk the general path cuts from its arrays before the chunk is converted to
+lists: a numpy read costs more per batch than a list's, but the compiled lane takes most batches
+of most chunks, and converting a chunk for the few an order's time on the venue sends the
+general way costs more than reading them from the arrays."""
 
 
 def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
@@ -193,28 +269,13 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
             first_rows = np.flatnonzero(init[1:] != init[:-1])
             first_rows += 1
             first_rows = np.concatenate(([0], first_rows))
-            starts = first_rows.tolist()
-            ends = starts[1:]
-            ends.append(height)
-            inits = init[first_rows].tolist()
-            del init, first_rows
+            ends = np.empty_like(first_rows)
+            ends[:-1] = first_rows[1:]
+            ends[-1] = height
             instrument = chunk["instrument"]
             first = instrument[0] if height else -1
             sole = first if height and (instrument == first).all() else -1
-            yield ReplayChunk(
-                starts,
-                ends,
-                inits,
-                chunk["kind"].to_list(),
-                # One instrument (most replays): its index, with no conversion row by row.
-                [sole] * height if sole >= 0 else instrument.to_list(),
-                chunk["side"].to_list(),
-                chunk["price"].to_list(),
-                chunk["size"].to_list(),
-                chunk["ts_event"].to_list(),
-                rows_done,
-                sole,
-            )
+            yield ReplayChunk((first_rows, ends, init[first_rows]), chunk, rows_done, sole)
             rows_done += chunk.height
 
 
@@ -259,10 +320,11 @@ class BatchCutter:
         self.single = _one_event_batch()
 
     def cut(self, chunk: ReplayChunk, a: int, b: int) -> MarketBatch:
+        if not chunk.listed and chunk.served < ARRAY_BATCHES:
+            chunk.served += 1
+            return self._from_arrays(chunk, a, b)
         if b - a == 1:
-            single = self.single
-            if len(single.kind) != 1:  # a consumer changed it (a crossed-book rewrite)
-                single = self.single = _one_event_batch()
+            single = self._single()
             single.kind[0] = chunk.kind[a]
             single.instrument[0] = chunk.instrument[a]
             single.side[0] = chunk.side[a]
@@ -278,6 +340,32 @@ class BatchCutter:
         batch.size = chunk.size[a:b]
         batch.ts_event = chunk.ts_event[a:b]
         return batch
+
+    def _from_arrays(self, chunk: ReplayChunk, a: int, b: int) -> MarketBatch:
+        """:meth:`cut` from the chunk's numpy columns (Python ints, as from its lists)."""
+        if b - a == 1:
+            single = self._single()
+            single.kind[0] = int(chunk.kind_array[a])
+            single.instrument[0] = int(chunk.instrument_array[a])
+            single.side[0] = int(chunk.side_array[a])
+            single.price[0] = int(chunk.price_array[a])
+            single.size[0] = int(chunk.size_array[a])
+            single.ts_event[0] = int(chunk.ts_event_array[a])
+            return single
+        batch = self.batch
+        batch.kind = chunk.kind_array[a:b].tolist()
+        batch.instrument = chunk.instrument_array[a:b].tolist()
+        batch.side = chunk.side_array[a:b].tolist()
+        batch.price = chunk.price_array[a:b].tolist()
+        batch.size = chunk.size_array[a:b].tolist()
+        batch.ts_event = chunk.ts_event_array[a:b].tolist()
+        return batch
+
+    def _single(self) -> MarketBatch:
+        single = self.single
+        if len(single.kind) != 1:  # a consumer changed it (a crossed-book rewrite)
+            single = self.single = _one_event_batch()
+        return single
 
 
 def _one_event_batch() -> MarketBatch:

@@ -1,0 +1,217 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: cdivision=True
+"""The one-instrument lane of the backtest's hot loop, compiled (the optional accelerator).
+
+The same loop as :func:`engine.backtest.hot_loop._run_one_instrument`, line for line, reading
+the replay chunk's numpy columns (:attr:`ReplayChunk.kind_array` and the rest) in C instead of
+its Python lists, so a chunk that stays quiet is never turned into lists at all. What a reader
+can see is the same: the same writes to the instrument's state before every handler, check
+and return, the same handler calls with the same Python ints, the same order.
+``tests/test_hot_loop.py`` runs every backtest through this lane, the pure-Python one and the
+general path, and compares them. Built by ``setup.py`` where a C compiler is found; without
+one, ``pip install`` still succeeds and the pure-Python lane runs.
+"""
+
+from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
+from engine.oms.oms import CHECK_INTERVAL_NS
+from engine.strategy.guard import WATCHDOG
+
+cdef extern from *:
+    """
+    #ifndef STOM_LANE_SOURCE
+    #define STOM_LANE_SOURCE ""
+    #endif
+    """
+    const char* STOM_LANE_SOURCE
+
+SOURCE_SHA256 = STOM_LANE_SOURCE.decode()
+"""The SHA-256 of this file as built (``setup.py`` passes it): ``hot_loop`` ignores a build
+older than the source beside it."""
+
+cdef long long C_BID = BID
+cdef long long C_BOOK_LEVEL = BOOK_LEVEL
+cdef long long C_TRADE = TRADE
+cdef long long C_INTERVAL = CHECK_INTERVAL_NS
+
+
+def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns, table):
+    """:func:`engine.backtest.hot_loop._run_one_instrument` over the chunk's numpy columns;
+    returns the index of the first batch not processed."""
+    exchange = pipeline.exchange
+    market = pipeline.market
+    cdef Py_ssize_t index = chunk.sole_instrument
+    state = market.at(index)
+    generation = runner.generation
+    clock = pipeline.time
+    oms = pipeline.oms
+    cdef list outbox = exchange.outbox
+    pump, check = oms.pump, oms.check
+    fail = runner.fail
+    guard = WATCHDOG
+    cdef const long long[::1] starts = chunk.starts_array
+    cdef const long long[::1] ends = chunk.ends_array
+    cdef const long long[::1] inits = chunk.inits_array
+    cdef const signed char[::1] kinds = chunk.kind_array  # (Int8 in the tick store)
+    cdef const signed char[::1] sides = chunk.side_array
+    cdef const long long[::1] prices = chunk.price_array
+    cdef const long long[::1] sizes = chunk.size_array
+    cdef const long long[::1] times = chunk.ts_event_array
+    cdef dict bids = state.bids
+    cdef dict asks = state.asks
+    cdef long long best_bid = state.best_bid
+    cdef long long best_ask = state.best_ask
+    cdef list ring_ts = state.ring_ts
+    cdef list ring_price = state.ring_price
+    cdef list ring_size = state.ring_size
+    cdef list ring_side = state.ring_side
+    cdef Py_ssize_t ring = len(ring_ts)
+    cdef Py_ssize_t count = starts.shape[0]
+    cdef Py_ssize_t synced = starts[j] if j < count else 0  # the first row not yet counted
+    cdef long long seq = 0  # book events not yet added to book_seq
+    cdef Py_ssize_t row = synced
+    cdef Py_ssize_t b = 0
+    cdef Py_ssize_t trade = -1  # the batch's first trade's row (-1: none)
+    cdef Py_ssize_t slot
+    cdef long long next_check = oms.next_check_ns
+    # Before this, a batch with no trade needs nothing but its events (no check, no sample).
+    cdef long long until = next_check if next_check < stop_ns else stop_ns
+    cdef long long now = 0
+    cdef long long kind, price, size, ts
+    cdef long long traded
+    cdef list more = []  # the rows of the batch's further trades
+    cdef object calling = ()
+    cdef object p, s, sd, tso, handlers, held, mark
+    t_price = t_size = t_side = t_ts = None
+    while j < count:
+        b = ends[j]
+        now = inits[j]
+        j += 1
+        while row < b:
+            kind = kinds[row]
+            if kind == C_BOOK_LEVEL:
+                price = prices[row]
+                size = sizes[row]
+                if sides[row] == C_BID:
+                    if size:
+                        bids[price] = size
+                        if price > best_bid:
+                            best_bid = price
+                    elif bids.pop(price, None) is not None and price == best_bid:
+                        best_bid = max(bids) if bids else 0
+                elif size:
+                    asks[price] = size
+                    if price < best_ask or not best_ask:
+                        best_ask = price
+                elif asks.pop(price, None) is not None and price == best_ask:
+                    best_ask = min(asks) if asks else 0
+                seq += 1
+            elif kind == C_TRADE:
+                p = prices[row]
+                s = sizes[row]
+                sd = sides[row]
+                tso = times[row]
+                state.last_price = p
+                state.last_trade_ns = tso
+                state.volume += s
+                state.turnover += p * s
+                traded = state.trade_count
+                slot = traded % ring
+                ring_ts[slot] = tso
+                ring_price[slot] = p
+                ring_size[slot] = s
+                ring_side[slot] = sd
+                state.trade_count = traded + 1
+                if trade < 0:
+                    trade = row
+                    t_price, t_size, t_side, t_ts = p, s, sd, tso
+                else:
+                    more.append(row)
+            else:  # BOOK_CLEAR
+                bids.clear()
+                asks.clear()
+                best_bid = best_ask = 0
+                seq += 1
+            row += 1
+        if trade >= 0:
+            handlers = table[index]  # (a failed strategy's row is replaced: read it each time)
+            if handlers is None:
+                trade = -1
+                more.clear()
+            else:
+                calling = handlers
+        if trade < 0 and now < until and j < count:
+            continue
+        # Write back what was kept in locals before anything else can read it.
+        if now > clock.ns:
+            clock.ns = now
+        ts = times[b - 1]
+        state.best_bid = best_bid
+        state.best_ask = best_ask
+        state.book_seq += seq
+        seq = 0
+        state.ts_event = ts
+        state.ts_recv = now if now else ts
+        market.events_total += b - synced
+        market.last_event_ns = ts
+        synced = b
+        if trade >= 0:
+            # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
+            for entry, handler in calling:
+                try:
+                    guard.owner = entry
+                    guard.calls += 1
+                    handler(index, t_price, t_size, t_side, t_ts)
+                    guard.owner = None
+                except BaseException as exc:
+                    guard.owner = None
+                    fail(entry, "on_trade", exc)
+            trade = -1
+            if more:  # (rare: a batch of several trades)
+                _dispatch_rows(runner, table, index, prices, sizes, sides, times, more)
+                more.clear()
+            if exchange.has_work or outbox or runner.generation != generation:
+                pump(now)  # an order went out (or a strategy failed): as process_batch
+                return j
+        if now >= next_check:
+            held = oms.idle_marks.get(index)
+            if held is not None and best_bid and best_ask:
+                mark = (best_bid + best_ask) // 2  # as Oms.mark_price
+            elif held is not None:
+                mark = state.last_price
+            if now < oms.idle_until_ns and (held is None or held == mark):
+                # The check would only move on (Oms.idle_until_ns): what pump does then.
+                next_check = now + C_INTERVAL
+                oms.next_check_ns = next_check
+            else:
+                check(now)  # (pump, with nothing on the venue or in the outbox)
+                next_check = oms.next_check_ns
+                if exchange.has_work or outbox or runner.generation != generation:
+                    return j  # a protective exit, or a strategy's reply to a fill
+            until = next_check if next_check < stop_ns else stop_ns
+        if now >= stop_ns:
+            return j
+    return j
+
+
+cdef _dispatch_rows(
+    runner, table, Py_ssize_t index,
+    const long long[::1] prices, const long long[::1] sizes,
+    const signed char[::1] sides, const long long[::1] times, list rows,
+):
+    """``hot_loop._dispatch_rows`` for one instrument's further trades of a batch."""
+    guard = WATCHDOG
+    cdef Py_ssize_t row
+    for row in rows:
+        handlers = table[index]
+        if handlers is None:
+            continue
+        price, size, side, ts = prices[row], sizes[row], sides[row], times[row]
+        for entry, handler in handlers:
+            try:
+                guard.owner = entry
+                guard.calls += 1
+                handler(index, price, size, side, ts)
+                guard.owner = None
+            except BaseException as exc:
+                guard.owner = None
+                runner.fail(entry, "on_trade", exc)
