@@ -28,9 +28,10 @@ from engine.backtest.replay import plan_replay, replay_chunks
 from engine.backtest.request import BacktestRequest
 from engine.backtest.run import BacktestResult, run_backtest
 from engine.backtest.sample_data import write_sample
-from engine.config.settings import Settings
+from engine.config.settings import PaperSettings, RiskSettings, Settings
 from engine.domain.market_data import TRADE
 from engine.market_state import MarketState
+from engine.oms.oms import Oms
 from engine.storage.tick_store import TickStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,7 @@ def run_both_ways(
     results: Path,
     strategy: str,
     params: dict[str, Any],
+    settings: Settings | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], int, int]:
     """The backtest through the general path, then with the hot loop in each of its lanes
     (:data:`LANES`). Returns the general path's result and the hot loop's as plain data (with
@@ -127,7 +129,7 @@ def run_both_ways(
         request = BacktestRequest(strategy_file=str(STRATEGIES / strategy), data_dir=str(data),
                                   results_dir=str(results / f"{hot}{len(outcomes)}"),
                                   params=params)  # fmt: skip
-        result = run_backtest(request, Settings(), hot_loop=hot)
+        result = run_backtest(request, settings or Settings(), hot_loop=hot)
         oms = cores[-1].oms
         # The risk checks ran at the same times and left the same marks (day, equity, peak).
         risk = (oms.risk_state.to_dict(), oms.next_check_ns)
@@ -287,3 +289,35 @@ def test_the_compiled_lane_never_turns_a_quiet_chunk_into_lists(
     request = msgspec.structs.replace(request, results_dir=str(tmp_path / "py"))
     run_backtest(request, Settings())
     assert converted
+
+
+@pytest.mark.parametrize(
+    ("limit", "trips"),
+    [("10000000", False), ("300000", True), ("150000", True), ("40000", True)],
+)
+def test_positions_both_ways_near_the_risk_limits_are_equal_both_ways(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_shaped: Path, limit: str, trips: bool
+) -> None:
+    """Checks put off while a position is held (Oms.defer_check: the mark inside the band
+    where a check changes only the latest equity), long and short, with the loss and drawdown
+    limits far, near and passed: the same risk marks, kill and fills as every check run."""
+    deferred: list[int] = []
+    real_defer = Oms.defer_check
+
+    def defer_check(oms: Oms, now_ns: int, index: int, mark: int) -> None:
+        deferred.append(mark)
+        real_defer(oms, now_ns, index, mark)
+
+    monkeypatch.setattr(Oms, "defer_check", defer_check)
+    settings = Settings(
+        paper=PaperSettings(allow_short=True),
+        risk=RiskSettings(max_drawdown={"KRW": limit}, daily_loss_limit={"KRW": limit}),
+    )
+    general, hot, _, _ = run_both_ways(
+        monkeypatch, real_shaped, tmp_path, "swing.py", {"hold": 300}, settings
+    )
+    assert hot == general
+    assert general["summary"]["fills"] >= 4
+    risk, _ = general["risk"]
+    assert (risk["kill_reason"] is not None) is trips, risk
+    assert len(deferred) > 100  # (the lanes put checks off; the general path never does)

@@ -12,9 +12,28 @@ general path, and compares them. Built by ``setup.py`` where a C compiler is fou
 one, ``pip install`` still succeeds and the pure-Python lane runs.
 """
 
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+
+from types import MemberDescriptorType
+
 from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
+from engine.market_state import InstrumentState
 from engine.oms.oms import CHECK_INTERVAL_NS
+from engine.pipeline import BatchClock
 from engine.strategy.guard import WATCHDOG
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    int T_OBJECT_EX
+    int READONLY
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
 
 cdef extern from *:
     """
@@ -34,6 +53,60 @@ cdef long long C_TRADE = TRADE
 cdef long long C_INTERVAL = CHECK_INTERVAL_NS
 
 
+# --- slots ------------------------------------------------------------------------------------
+# InstrumentState and BatchClock keep their fields in __slots__: a field is a pointer at a fixed
+# offset in the object, which setattr finds through the type's member descriptor each time.
+# The lane reads the offsets once from those descriptors (checked to be plain object slots)
+# and writes the pointers itself, with the references counted as setattr counts them.
+
+cdef Py_ssize_t _offset(type cls, str name) except -1:
+    descriptor = cls.__dict__.get(name)
+    if type(descriptor) is not MemberDescriptorType:
+        raise TypeError(f"{cls.__name__}.{name} is not a slot")
+    cdef PyMemberDef* member = (<PyMemberDescrObject*><PyObject*>descriptor).d_member
+    if member.type != T_OBJECT_EX or member.flags & READONLY:
+        raise TypeError(f"{cls.__name__}.{name} is not a writable object slot")
+    return member.offset
+
+
+cdef inline object _get(object obj, Py_ssize_t offset):
+    cdef PyObject* value = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
+    if value is NULL:
+        raise AttributeError(offset)
+    return <object>value
+
+
+cdef inline void _set(object obj, Py_ssize_t offset, object value):
+    cdef PyObject** field = <PyObject**>((<char*><PyObject*>obj) + offset)
+    cdef PyObject* old = field[0]
+    Py_INCREF(value)
+    field[0] = <PyObject*>value
+    Py_XDECREF(old)
+
+
+cdef dict _fields(object obj, tuple names):
+    """``obj.__dict__``, where setting each of ``names`` in it is what setattr does (nothing
+    on the class by that name to take the assignment)."""
+    fields = obj.__dict__
+    for name in names:
+        if hasattr(type(obj), name) or name not in fields:
+            raise TypeError(f"{type(obj).__name__}.{name} is not a plain instance attribute")
+    return fields
+
+
+cdef Py_ssize_t LAST_PRICE = _offset(InstrumentState, "last_price")
+cdef Py_ssize_t LAST_TRADE_NS = _offset(InstrumentState, "last_trade_ns")
+cdef Py_ssize_t VOLUME = _offset(InstrumentState, "volume")
+cdef Py_ssize_t TURNOVER = _offset(InstrumentState, "turnover")
+cdef Py_ssize_t TRADE_COUNT = _offset(InstrumentState, "trade_count")
+cdef Py_ssize_t BEST_BID = _offset(InstrumentState, "best_bid")
+cdef Py_ssize_t BEST_ASK = _offset(InstrumentState, "best_ask")
+cdef Py_ssize_t BOOK_SEQ = _offset(InstrumentState, "book_seq")
+cdef Py_ssize_t TS_EVENT = _offset(InstrumentState, "ts_event")
+cdef Py_ssize_t TS_RECV = _offset(InstrumentState, "ts_recv")
+cdef Py_ssize_t CLOCK_NS = _offset(BatchClock, "ns")
+
+
 def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns, table):
     """:func:`engine.backtest.hot_loop._run_one_instrument` over the chunk's numpy columns;
     returns the index of the first batch not processed."""
@@ -41,13 +114,18 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     market = pipeline.market
     cdef Py_ssize_t index = chunk.sole_instrument
     state = market.at(index)
-    generation = runner.generation
     clock = pipeline.time
+    if type(state) is not InstrumentState or type(clock) is not BatchClock:
+        # (another class: its fields may not be these slots) the pure-Python lane
+        from engine.backtest.hot_loop import _run_one_instrument
+        return _run_one_instrument(pipeline, runner, chunk, j, stop_ns, table)
+    generation = runner.generation
+    cdef dict market_fields = _fields(market, ("events_total", "last_event_ns"))
+    cdef dict guard_fields = _fields(WATCHDOG, ("owner", "calls"))
     oms = pipeline.oms
     cdef list outbox = exchange.outbox
     pump, check = oms.pump, oms.check
     fail = runner.fail
-    guard = WATCHDOG
     cdef const long long[::1] starts = chunk.starts_array
     cdef const long long[::1] ends = chunk.ends_array
     cdef const long long[::1] inits = chunk.inits_array
@@ -60,6 +138,7 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef dict asks = state.asks
     cdef long long best_bid = state.best_bid
     cdef long long best_ask = state.best_ask
+    cdef long long written_bid = best_bid, written_ask = best_ask  # as the state holds them
     cdef list ring_ts = state.ring_ts
     cdef list ring_price = state.ring_price
     cdef list ring_size = state.ring_size
@@ -80,7 +159,8 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef long long traded
     cdef list more = []  # the rows of the batch's further trades
     cdef object calling = ()
-    cdef object p, s, sd, tso, handlers, held, mark
+    cdef object p, s, sd, tso, handlers, held, mark, band, ts_object
+    cdef bint checking
     t_price = t_size = t_side = t_ts = None
     while j < count:
         b = ends[j]
@@ -110,17 +190,17 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                 s = sizes[row]
                 sd = sides[row]
                 tso = times[row]
-                state.last_price = p
-                state.last_trade_ns = tso
-                state.volume += s
-                state.turnover += p * s
-                traded = state.trade_count
+                _set(state, LAST_PRICE, p)
+                _set(state, LAST_TRADE_NS, tso)
+                _set(state, VOLUME, _get(state, VOLUME) + s)
+                _set(state, TURNOVER, _get(state, TURNOVER) + p * s)
+                traded = _get(state, TRADE_COUNT)
                 slot = traded % ring
                 ring_ts[slot] = tso
                 ring_price[slot] = p
                 ring_size[slot] = s
                 ring_side[slot] = sd
-                state.trade_count = traded + 1
+                _set(state, TRADE_COUNT, traded + 1)
                 if trade < 0:
                     trade = row
                     t_price, t_size, t_side, t_ts = p, s, sd, tso
@@ -142,28 +222,34 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
         if trade < 0 and now < until and j < count:
             continue
         # Write back what was kept in locals before anything else can read it.
-        if now > clock.ns:
-            clock.ns = now
+        if now > _get(clock, CLOCK_NS):
+            _set(clock, CLOCK_NS, now)
         ts = times[b - 1]
-        state.best_bid = best_bid
-        state.best_ask = best_ask
-        state.book_seq += seq
-        seq = 0
-        state.ts_event = ts
-        state.ts_recv = now if now else ts
-        market.events_total += b - synced
-        market.last_event_ns = ts
+        if best_bid != written_bid:  # (nothing but this lane writes the book meanwhile)
+            _set(state, BEST_BID, best_bid)
+            written_bid = best_bid
+        if best_ask != written_ask:
+            _set(state, BEST_ASK, best_ask)
+            written_ask = best_ask
+        if seq:
+            _set(state, BOOK_SEQ, _get(state, BOOK_SEQ) + seq)
+            seq = 0
+        ts_object = ts
+        _set(state, TS_EVENT, ts_object)
+        _set(state, TS_RECV, now if now else ts_object)
+        market_fields["events_total"] = market_fields["events_total"] + (b - synced)
+        market_fields["last_event_ns"] = ts_object
         synced = b
         if trade >= 0:
             # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
             for entry, handler in calling:
                 try:
-                    guard.owner = entry
-                    guard.calls += 1
+                    guard_fields["owner"] = entry
+                    guard_fields["calls"] = guard_fields["calls"] + 1
                     handler(index, t_price, t_size, t_side, t_ts)
-                    guard.owner = None
+                    guard_fields["owner"] = None
                 except BaseException as exc:
-                    guard.owner = None
+                    guard_fields["owner"] = None
                     fail(entry, "on_trade", exc)
             trade = -1
             if more:  # (rare: a batch of several trades)
@@ -178,11 +264,22 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                 mark = (best_bid + best_ask) // 2  # as Oms.mark_price
             elif held is not None:
                 mark = state.last_price
-            if now < oms.idle_until_ns and (held is None or held == mark):
+            checking = True
+            if now >= oms.idle_until_ns:
+                pass  # (a check is needed: not idle, or the day rolled)
+            elif held is None or held == mark:
                 # The check would only move on (Oms.idle_until_ns): what pump does then.
                 next_check = now + C_INTERVAL
                 oms.next_check_ns = next_check
+                checking = False
             else:
+                band = oms.idle_bands.get(index)
+                if band is not None and band[0] <= mark <= band[1]:
+                    # It would change only the latest equity: put off (Oms.settle records it).
+                    oms.defer_check(now, index, mark)
+                    next_check = oms.next_check_ns
+                    checking = False
+            if checking:
                 check(now)  # (pump, with nothing on the venue or in the outbox)
                 next_check = oms.next_check_ns
                 if exchange.has_work or outbox or runner.generation != generation:

@@ -49,6 +49,9 @@ from engine.strategy.runner import StrategyRunner
 
 log = logging.getLogger(__name__)
 
+IDLE = (0, 0)
+"""(the lane's marker of a check that only moved on)"""
+
 Lane = Callable[..., int]
 """A one-instrument lane: ``(pipeline, runner, chunk, j, stop_ns, table) -> next batch``."""
 
@@ -97,7 +100,10 @@ def run_quiet(
         return j
     if chunk.sole_instrument >= 0 and not market.track_bars:
         lane = COMPILED_LANE or _run_one_instrument
-        return lane(pipeline, runner, chunk, j, stop_ns, table)
+        j = lane(pipeline, runner, chunk, j, stop_ns, table)
+        if pipeline.oms.deferred is not None:
+            pipeline.oms.settle()  # (a check the lane put off, before anything reads risk)
+        return j
     generation = runner.generation
     clock = pipeline.time
     oms = pipeline.oms
@@ -284,11 +290,22 @@ def _run_one_instrument(
                 mark = (best_bid + best_ask) // 2  # as Oms.mark_price
             elif held is not None:
                 mark = state.last_price
-            if now < oms.idle_until_ns and (held is None or held == mark):
+            if now >= oms.idle_until_ns:
+                band = None  # (a check is needed: not idle, or the day rolled)
+            elif held is None or held == mark:
                 # The check would only move on (Oms.idle_until_ns; the mark as Oms.mark_price
                 # has it, from the book just written back): what pump does then.
                 next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
+                band = IDLE
             else:
+                band = oms.idle_bands.get(index)
+                if band is not None and band[0] <= mark <= band[1]:
+                    # It would change only the latest equity: put off (Oms.settle records it).
+                    oms.defer_check(now, index, mark)
+                    next_check = oms.next_check_ns
+                else:
+                    band = None
+            if band is None:
                 check(now)  # (pump, with nothing on the venue or in the outbox)
                 next_check = oms.next_check_ns
                 if exchange.has_work or outbox or runner.generation != generation:

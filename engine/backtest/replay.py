@@ -165,10 +165,11 @@ class ReplayChunk:
     Batch ``j`` is rows ``starts[j]`` to ``ends[j]`` (exclusive), received at ``inits[j]``;
     ``rows_before`` counts the rows of the replay before this chunk (for progress).
 
-    The columns are numpy arrays (``kind_array`` and the rest: what the compiled lane of the
-    hot loop reads). The Python lists the pure-Python paths read (``kind``, ``instrument``,
-    ``side``, ``price``, ``size``, ``ts_event``) are made from them on first use, all at once:
-    a chunk the compiled lane takes whole is never converted, and the general path reads its
+    The columns are numpy arrays (``kind_array``, ``starts_array`` and the rest: what the
+    compiled lane of the hot loop reads). The Python lists the pure-Python paths read
+    (``kind``, ``instrument``, ``side``, ``price``, ``size``, ``ts_event``; ``starts``, ``ends``
+    and ``inits``) are made from them on first use, a group at once: a chunk the compiled lane
+    takes whole is never converted, and the general path reads its
     first :data:`ARRAY_BATCHES` batches of a chunk from the arrays (:class:`BatchCutter`)."""
 
     __slots__ = (
@@ -214,9 +215,6 @@ class ReplayChunk:
         sole_instrument: int = -1,
     ) -> None:
         self.starts_array, self.ends_array, self.inits_array = bounds
-        self.starts = self.starts_array.tolist()
-        self.ends = self.ends_array.tolist()
-        self.inits = self.inits_array.tolist()
         # Int8 kinds and sides, Int64 the rest, as the tick store writes them.
         self.kind_array = columns["kind"].to_numpy()
         self.side_array = columns["side"].to_numpy()
@@ -232,8 +230,18 @@ class ReplayChunk:
         self.served = 0
         """Batches :class:`BatchCutter` cut from the arrays."""
 
+    @property
+    def count(self) -> int:
+        """Batches in the chunk."""
+        return len(self.starts_array)
+
     def __getattr__(self, name: str) -> list[int]:
-        # Called only for a slot not yet set: the row lists, made on first use.
+        # Called only for a slot not yet set: the lists, made on first use.
+        if name in _BATCH_LISTS:
+            self.starts = self.starts_array.tolist()
+            self.ends = self.ends_array.tolist()
+            self.inits = self.inits_array.tolist()
+            return cast(list[int], getattr(self, name))
         if name not in _ROW_LISTS:
             raise AttributeError(name)
         self.kind = self.kind_array.tolist()
@@ -249,6 +257,7 @@ class ReplayChunk:
 
 
 _ROW_LISTS = frozenset(("kind", "instrument", "side", "price", "size", "ts_event"))
+_BATCH_LISTS = frozenset(("starts", "ends", "inits"))
 ARRAY_BATCHES = 2_048
 """Batches of a chunk the general path cuts from its arrays before the chunk is converted to
 lists: a numpy read costs more per batch than a list's, but the compiled lane takes most batches

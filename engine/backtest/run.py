@@ -39,6 +39,7 @@ from engine.backtest.checks import initial_equity, instrument_ids, positive_deci
 from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
 from engine.backtest.replay import (
+    ARRAY_BATCHES,
     BatchCutter,
     ReplayPlan,
     count_rows,
@@ -214,19 +215,32 @@ class _Run:
         next_sample = sampler.next_ns
         cut = BatchCutter().cut
         for chunk in replay_chunks(store, plan):
-            starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
-            count = len(starts)
+            # The batches' bounds as numpy arrays; as lists for the general path once it has
+            # taken ARRAY_BATCHES batches of the chunk (see BatchCutter).
+            starts_at, ends_at, inits_at = chunk.starts_array, chunk.ends_array, chunk.inits_array
+            starts: list[int] | None = None
+            ends: list[int] = []
+            inits: list[int] = []
+            general = 0
+            count = chunk.count
             j = 0
             while j < count:
                 done = run_quiet(pipeline, runner, chunk, j, next_sample) if hot_loop else j
                 if done > j:
                     # Quiet batches, in engine.backtest.hot_loop.
-                    ticks += ends[done - 1] - starts[j]
+                    ticks += int(ends_at[done - 1] - starts_at[j])
                     batches += done - j
                     j = done
+                    last = int(inits_at[j - 1])
                 else:
                     # The general path: one batch through TickPipeline.process_batch.
-                    a, b, ts_init = starts[j], ends[j], inits[j]
+                    if starts is not None:
+                        a, b, ts_init = starts[j], ends[j], inits[j]
+                    else:
+                        a, b, ts_init = int(starts_at[j]), int(ends_at[j]), int(inits_at[j])
+                        general += 1
+                        if general == ARRAY_BATCHES:
+                            starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
                     current = cut(chunk, a, b)
                     if exchange.has_work:  # (a plain attribute: nothing rests or waits, most)
                         due = exchange.next_due_ns
@@ -237,13 +251,13 @@ class _Run:
                     ticks += b - a
                     batches += 1
                     j += 1
-                last = inits[j - 1]
+                    last = ts_init
                 if last >= next_sample:  # the first batch always samples (next_ns starts at 0)
                     if not first:
                         first = last
                     self._sample(last)
                     next_sample = sampler.next_ns
-                    rows = chunk.rows_before + ends[j - 1]
+                    rows = chunk.rows_before + int(ends_at[j - 1])
                     if progress is not None and rows >= next_report:
                         next_report = rows + report_every
                         progress(rows, total_rows)

@@ -37,6 +37,7 @@ from engine.domain.positions import Position
 from engine.journal import Journal
 from engine.market_state import InstrumentState, MarketState
 from engine.oms.account import PaperAccount
+from engine.oms.check_bands import mark_bands
 from engine.oms.order_requests import BadRequest, OrderRequest
 from engine.protocol.trading import RiskState as RiskStatePayload
 from engine.risk import (
@@ -122,6 +123,13 @@ class Oms:
         backtest's hot loop moves the check on itself then."""
         self.idle_marks: dict[int, int] = {}
         """Market index -> :meth:`mark_price` of each instrument held at that check."""
+        self.idle_bands: dict[int, tuple[int, int]] = {}
+        """Market index -> the marks of that held instrument at which, with the rest as in
+        :attr:`idle_marks`, a check would change nothing but the latest equity
+        (:mod:`engine.oms.check_bands`); the hot loop puts such a check off
+        (:meth:`defer_check`)."""
+        self.deferred: tuple[int, int, int] | None = None
+        """The check put off last, ``(now_ns, index, mark)``, until :meth:`settle`."""
         self._flat_key: tuple[int, ...] | None = None
         """:meth:`_flat_seen` at the last check when every position was flat (None: one was
         held): while it is the same, equity cannot have moved."""
@@ -334,6 +342,8 @@ class Oms:
 
     def pump(self, now_ns: int) -> None:
         """Run the venue up to ``now_ns`` and take in its events; periodic risk checks."""
+        if self.deferred is not None:
+            self.settle()
         exchange = self.exchange
         if exchange.has_work:  # otherwise nothing is queued on the venue to fall due
             exchange.advance(now_ns)
@@ -347,8 +357,29 @@ class Oms:
     def check(self, now_ns: int) -> None:
         """The periodic risk check due at ``now_ns``: :meth:`pump` when the venue has nothing
         for it (a backtest's hot loop, which knows that)."""
+        if self.deferred is not None:
+            self.settle()
         self.next_check_ns = now_ns + CHECK_INTERVAL_NS
         self._periodic(now_ns)
+
+    def defer_check(self, now_ns: int, index: int, mark: int) -> None:
+        """Put off the check due at ``now_ns``, instrument ``index``'s mark being ``mark``, a
+        mark inside its :attr:`idle_bands` (the caller has checked, and that nothing else has
+        moved since the last check: no fill, the same day): it would change nothing but the
+        latest equity, which :meth:`settle` records. Later checks put off replace it."""
+        self.next_check_ns = now_ns + CHECK_INTERVAL_NS
+        self.idle_marks[index] = mark  # (what that check leaves: the next at it is idle)
+        self.deferred = (now_ns, index, mark)
+
+    def settle(self) -> None:
+        """Run the check :meth:`defer_check` put off, at its time and mark, if there is one
+        (before anything that reads the risk state or moves the market on)."""
+        deferred = self.deferred
+        if deferred is None:
+            return
+        self.deferred = None
+        now_ns, index, mark = deferred
+        self._periodic(now_ns, {index: mark})
 
     def apply_venue_events(self, events: list[AnyOrderEvent]) -> None:
         applied: list[tuple[AnyOrderEvent, Order]] = []
@@ -448,7 +479,9 @@ class Oms:
 
     # --- periodic risk -----------------------------------------------------------------------
 
-    def _periodic(self, now_ns: int) -> None:
+    def _periodic(self, now_ns: int, marked: dict[int, int] | None = None) -> None:
+        """The periodic risk check; ``marked``: instruments' marks as they were at ``now_ns``
+        (a check put off, see :meth:`settle`), in place of their marks now."""
         changed = self._update_paused(now_ns) if self.report_stale else False
         exits = self.exits
         armed = exits.armed
@@ -470,11 +503,13 @@ class Oms:
         # Flat, with no fill since the last check on the same day (and the same limits, state
         # and breaches): equity is what that check saw, and the update would change nothing.
         trip = None
+        equity: dict[str, tuple[int, int]] = {}
         self.idle_until_ns = 0
         marks: dict[int, int] = {}  # the held instruments' marks (none while flat)
         if self._flat_key is None or self._flat_key != self._flat_seen(now_ns):
             # Equity in integers; the update makes Decimals only of what moved.
-            trip = self.post_trade.update_raw(now_ns, self._equity_raw(marks))
+            equity = self._equity_raw(marks, marked)
+            trip = self.post_trade.update_raw(now_ns, equity)
             # Held, equity moves with the marks: no key to compare. (A position held in an
             # instrument with no market state counts nowhere in equity: flat for this.)
             self._flat_key = None if marks else self._flat_seen(now_ns)
@@ -488,6 +523,10 @@ class Oms:
             # Until the trading day rolls, a fill comes or one of these marks moves, a check
             # changes nothing (see idle_until_ns).
             self.idle_marks = marks
+            if marks:
+                self.idle_bands = mark_bands(
+                    now_ns, self.positions, self.market, equity, marks, self.post_trade
+                )
             day = (now_ns + KST_OFFSET_NS) // NS_PER_DAY
             self.idle_until_ns = (day + 1) * NS_PER_DAY - KST_OFFSET_NS
         if trip is not None:
@@ -519,10 +558,13 @@ class Oms:
             len(risk.breached),
         )
 
-    def _equity_raw(self, marks: dict[int, int] | None = None) -> dict[str, tuple[int, int]]:
+    def _equity_raw(
+        self, marks: dict[int, int] | None = None, marked: dict[int, int] | None = None
+    ) -> dict[str, tuple[int, int]]:
         """:meth:`equity_by_currency` in integers: per quote currency, ``(raw, scale)`` at the
         largest notional scale of its instruments (a check compares these; Decimal only when
-        they moved). ``marks``, if given, gets the mark of each held instrument by index."""
+        they moved). ``marks``, if given, gets the mark of each held instrument by index;
+        ``marked`` gives marks to use in place of the market's (by index)."""
         equity: dict[str, tuple[int, int]] = {}
         get = self.market.get
         for instrument_id, position in self.positions.items():
@@ -536,6 +578,8 @@ class Oms:
                 # Position.unrealized_raw at the mark price (Oms.mark_price), inlined.
                 bid, ask = state.best_bid, state.best_ask
                 mark = (bid + ask) // 2 if bid and ask else state.last_price
+                if marked is not None:
+                    mark = marked.get(state.index, mark)
                 if marks is not None:
                     marks[state.index] = mark
                 if mark > 0:

@@ -138,6 +138,34 @@ class PostTradeRisk:
                 mark.peak_dec = peaks[currency] = value
         return None
 
+    def headroom(self, now_ns: int, currency: str, scale: int) -> tuple[int, int] | None:
+        """``(low, high)``: the raw equities of ``currency`` at ``scale`` that
+        :meth:`update_raw` at ``now_ns`` would take as the last call left things, changing
+        nothing but the latest equity (no new peak, no limit passed; within 28 digits, where
+        the integers are exact). None where it cannot tell: another day, other limits or state,
+        marks changed by anyone else, another scale."""
+        state = self.state
+        mark = self._marks.get(currency)
+        if (
+            mark is None
+            or not self._marks_from <= now_ns < self._marks_until
+            or self._marks_limits is not self.limits
+            or self._marks_state is not state
+            or mark.scale != scale
+            or state.day_start_equity.get(currency) is not mark.start_dec
+            or state.equity_peak.get(currency) is not mark.peak_dec
+            or state.equity.get(currency) is not mark.last_dec
+        ):
+            return None
+        # update_raw trips when start - raw > loss_floor or peak - raw > drawdown_floor, and
+        # takes a new peak when raw > peak; past 28 digits it takes update() instead.
+        low = -_EXACT_DIGITS + 1
+        if mark.loss_floor is not None:
+            low = max(low, mark.start - mark.loss_floor)
+        if mark.drawdown_floor is not None:
+            low = max(low, mark.peak - mark.drawdown_floor)
+        return low, min(mark.peak, _EXACT_DIGITS - 1)
+
     def _update_and_mark(self, now_ns: int, equity: RawEquity) -> str | None:
         """:meth:`update`, then the integer marks of what it left (where they are exact)."""
         trip = self.update(now_ns, as_decimal(equity))
