@@ -18,6 +18,7 @@ from engine.backtest.stream import stream_day
 from engine.domain.market_data import BOOK_LEVEL, TRADE
 from engine.market_state import MarketState
 from engine.sim.catalog import sim_instrument
+from engine.storage.part_order import ORDER_KEY, part_order, summarize
 from engine.storage.tick_store import TickStore, TickWriter, day_start_ns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,39 @@ def test_a_day_whose_ts_init_steps_back_is_sorted_whole(tmp_path: Path) -> None:
     times = [ts for ts, _, _ in replayed(store)]
     assert times == sorted(times) and len(times) == 4
     assert replayed(store) == replayed(WholeDayStore(tmp_path))
+    # The same from the column of a part written without the order in its metadata.
+    for part in store.parts(iid, DAY):
+        strip_order(part.path)
+    assert stream_day(store, [iid], [0], DAY, [False]) is None
+
+
+def strip_order(path: Path) -> None:
+    """Rewrite a part file as one written before the order was kept in its metadata."""
+    assert ORDER_KEY in pl.read_parquet_metadata(path)
+    pl.read_parquet(path).write_parquet(path)
+    assert ORDER_KEY not in pl.read_parquet_metadata(path)
+
+
+def test_parts_keep_their_ts_init_order_and_parts_without_it_are_read(tmp_path: Path) -> None:
+    """What a part's metadata says of its ts_init (all rows, rows after its snapshot) is what
+    its column says; a part without it is read from the column, and replays the same."""
+    write_sample(tmp_path, symbols=("KRW-BTC", "KRW-ETH"), days=2, first_day=DAY,
+                 session_minutes=2.5, rate=2_000.0, seed=4)  # fmt: skip
+    store = TickStore(tmp_path)
+    before = replayed(store)
+    parts = [part for iid in store.instrument_ids() for day in store.days(iid)
+             for part in store.parts(iid, day)]  # fmt: skip
+    assert len(parts) >= 8 and any(part.continues for part in parts)
+    for part in parts:
+        frame = pl.read_parquet(part.path)
+        for live in (False, True):
+            rows = frame.filter(~pl.col("snapshot")) if live else frame
+            assert part_order(part.path, live) == summarize(rows["ts_init"].to_numpy())
+        strip_order(part.path)
+        for live in (False, True):
+            rows = frame.filter(~pl.col("snapshot")) if live else frame
+            assert part_order(part.path, live) == summarize(rows["ts_init"].to_numpy())
+    assert replayed(store) == before
 
 
 CHILD = """

@@ -22,6 +22,7 @@ from datetime import date
 
 import polars as pl
 
+from engine.storage.part_order import part_order
 from engine.storage.tick_store import NS_PER_DAY, PartFile, TickStore, day_start_ns
 
 
@@ -111,19 +112,18 @@ def stream_day(
 
 
 def _in_order(parts: list[PartFile], has_book: bool) -> bool:
-    """True when ``ts_init`` of the rows a replay keeps never steps back (two columns read)."""
+    """True when ``ts_init`` of the rows a replay keeps never steps back (from each part's
+    metadata where the writer stored it, else its column: engine.storage.part_order)."""
     last: int | None = None
     for part in parts:
-        frame = pl.read_parquet(part.path, columns=["ts_init", "snapshot"])
-        if has_book and part.continues:
-            frame = frame.filter(~pl.col("snapshot"))
+        summary = part_order(part.path, live_only=has_book and part.continues)
         has_book = True
-        if not frame.height:
+        if summary is None:
             continue
-        times = frame["ts_init"]
-        if (last is not None and int(times[0]) < last) or bool((times.diff() < 0).any()):
+        ordered, first, end = summary
+        if not ordered or (last is not None and first < last):
             return False
-        last = int(times[-1])
+        last = end
     return True
 
 

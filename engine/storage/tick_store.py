@@ -37,6 +37,7 @@ import polars as pl
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.storage.instrument_file import read_instrument, write_instrument
+from engine.storage.part_order import order_metadata
 from engine.storage.paths import store_root
 
 __all__ = [
@@ -229,7 +230,10 @@ class TickWriter:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{first_ts:019d}-{self.session:019d}-{self._seq:06d}.parquet"
         temporary = folder / f".{name}.tmp"
-        frame.write_parquet(temporary, row_group_size=max(frame.height, 1), statistics=True)
+        metadata = order_metadata(frame["ts_init"].to_numpy(), rows["ts_init"].to_numpy())
+        frame.write_parquet(
+            temporary, row_group_size=max(frame.height, 1), statistics=True, metadata=metadata
+        )
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         path = folder / name
