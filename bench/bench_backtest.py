@@ -14,8 +14,10 @@ bare pure-Python loop that runs the two-MA logic (same averages, same TP/SL rule
 over the same trades in this run, and peak RSS.
 
 The backtests take the hot loop (:mod:`engine.backtest.hot_loop`) where it applies, as
-``stom backtest`` does; the two-MA backtest runs once more with every batch through the general
-path (``TickPipeline.process_batch``), what the hot loop is measured against. A last run quotes
+``stom backtest`` does, with its compiled one-instrument lane where it was built; the two-MA and
+no-op backtests run once more with the pure-Python lane (``STOM_PURE_PYTHON=1``: what a machine
+with no C compiler runs), and the two-MA once more with every batch through the general path
+(``TickPipeline.process_batch``), what the hot loop is measured against. A last run quotes
 with limit orders (``tests/strategies/trade_limits.py``: a tick from each trade, cancelled after
 40 trades), so orders rest on the paper exchange most of the day and most batches take the
 general path: a scalper's workload, which the hot loop barely touches.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -54,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.real_shaped import trade_prices, trade_rows, write_real_shaped  # noqa: E402
+from engine.backtest.hot_loop import COMPILED_LANE  # noqa: E402
 from engine.backtest.replay import plan_replay, replay_batches  # noqa: E402
 from engine.backtest.request import BacktestRequest  # noqa: E402
 from engine.backtest.run import run_backtest  # noqa: E402
@@ -246,13 +250,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_run(root: Path, strategy: Path = STRATEGY, hot_loop: bool = True) -> dict[str, float]:
+def memory_run(
+    root: Path, strategy: Path = STRATEGY, hot_loop: bool = True, pure: bool = False
+) -> dict[str, float]:
     """One backtest in a child process (for its own peak RSS); ``hot_loop=False``: every batch
-    through ``TickPipeline.process_batch`` (engine.backtest.hot_loop skipped)."""
+    through ``TickPipeline.process_batch`` (engine.backtest.hot_loop skipped); ``pure``: the
+    pure-Python lane of the hot loop, not the compiled one."""
     general = [] if hot_loop else ["--general-path"]
+    env = dict(os.environ)
+    env.pop("STOM_PURE_PYTHON", None)
+    if pure:
+        env["STOM_PURE_PYTHON"] = "1"
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(root), "--strategy", str(strategy), *general],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -270,12 +281,14 @@ def real_shaped(trades: int, rounds: int) -> None:
               f"{report.batches:,} batches ({report.instrument_id}, one day) written in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         prices = trade_prices(root)
-        runs = (("two-MA with TP/SL", STRATEGY, True), ("no-op", NOOP, True),
-                ("two-MA, general path", STRATEGY, False),
-                ("resting limit orders", LIMITS, True))  # fmt: skip
+        runs = (("two-MA with TP/SL", STRATEGY, True, False), ("no-op", NOOP, True, False),
+                ("two-MA, Python lane", STRATEGY, True, True),
+                ("no-op, Python lane", NOOP, True, True),
+                ("two-MA, general path", STRATEGY, False, False),
+                ("resting limit orders", LIMITS, True, False))  # fmt: skip
         bares: list[float] = []
         ceilings: list[float] = []
-        backtests: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in runs}
+        backtests: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in runs}
         for _ in range(rounds):
             started = time.perf_counter()
             trips = bare_two_ma(
@@ -285,8 +298,8 @@ def real_shaped(trades: int, rounds: int) -> None:
             bares.append(len(prices) / (time.perf_counter() - started))
             count, seconds, fills = callback_ceiling(root)
             ceilings.append(count / seconds)
-            for name, strategy, hot_loop in runs:
-                backtests[name].append(memory_run(root, strategy, hot_loop))
+            for name, strategy, hot_loop, pure in runs:
+                backtests[name].append(memory_run(root, strategy, hot_loop, pure))
         bare = median(bares)
         print(f"bare pure-Python two-MA loop: {bare:,.0f} trades/s, median of {rounds} "
               f"({min(bares):,.0f} to {max(bares):,.0f}; {trips} round trips)")  # fmt: skip
@@ -294,7 +307,7 @@ def real_shaped(trades: int, rounds: int) -> None:
         print(f"callback ceiling (the two-MA strategy's own on_trade in a plain loop, instant "
               f"fills): {median(ceilings):,.0f} trades/s  ratio to the bare loop {ratio:.3f}  "
               f"({fills // 2} round trips)")  # fmt: skip
-        for name, _, _ in runs:
+        for name, *_ in runs:
             measured = backtests[name]
             rates = [report.trades / run["wall"] for run in measured]
             ratio = median([r / b for r, b in zip(rates, bares, strict=True)])
@@ -327,7 +340,9 @@ def main() -> None:
     if args.child:
         child(args.child, args.strategy, not args.general_path)
         return
-    print(f"python {platform.python_version()} on {platform.machine()}, one core")
+    lane = "built" if COMPILED_LANE is not None else "not built: the pure-Python lane runs"
+    print(f"python {platform.python_version()} on {platform.machine()}, one core; "
+          f"the hot loop's compiled lane: {lane}")  # fmt: skip
     if args.shape == "real":
         real_shaped(args.trades, max(1, args.rounds))
         return

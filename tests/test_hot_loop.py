@@ -245,6 +245,9 @@ def test_the_compiled_lane_is_built_where_a_compiler_is() -> None:
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         pytest.skip(f"no C compiler ({compiler}): the pure-Python lane is the one installed")
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.exists():
+        pytest.skip(f"no Python headers ({headers}): the pure-Python lane is the one installed")
     assert COMPILED is not None, "pip install found a compiler but the compiled lane is not used"
 
 

@@ -107,7 +107,7 @@ cdef Py_ssize_t TS_RECV = _offset(InstrumentState, "ts_recv")
 cdef Py_ssize_t CLOCK_NS = _offset(BatchClock, "ns")
 
 
-def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns, table):
+def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns, list table):
     """:func:`engine.backtest.hot_loop._run_one_instrument` over the chunk's numpy columns;
     returns the index of the first batch not processed."""
     exchange = pipeline.exchange
@@ -159,7 +159,7 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef long long traded
     cdef list more = []  # the rows of the batch's further trades
     cdef object calling = ()
-    cdef object p, s, sd, tso, handlers, held, mark, band, ts_object
+    cdef object p, s, sd, tso, handlers, held, mark, band, ts_object, now_object
     cdef bint checking
     t_price = t_size = t_side = t_ts = None
     while j < count:
@@ -222,8 +222,9 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
         if trade < 0 and now < until and j < count:
             continue
         # Write back what was kept in locals before anything else can read it.
+        now_object = now  # (one Python int for the clock and ts_recv)
         if now > _get(clock, CLOCK_NS):
-            _set(clock, CLOCK_NS, now)
+            _set(clock, CLOCK_NS, now_object)
         ts = times[b - 1]
         if best_bid != written_bid:  # (nothing but this lane writes the book meanwhile)
             _set(state, BEST_BID, best_bid)
@@ -234,9 +235,10 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
         if seq:
             _set(state, BOOK_SEQ, _get(state, BOOK_SEQ) + seq)
             seq = 0
-        ts_object = ts
+        # (the batch's last row is its trade, most batches: the same Python int)
+        ts_object = t_ts if trade == b - 1 else ts
         _set(state, TS_EVENT, ts_object)
-        _set(state, TS_RECV, now if now else ts_object)
+        _set(state, TS_RECV, now_object if now else ts_object)
         market_fields["events_total"] = market_fields["events_total"] + (b - synced)
         market_fields["last_event_ns"] = ts_object
         synced = b
