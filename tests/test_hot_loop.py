@@ -259,7 +259,7 @@ def test_a_build_older_than_its_source_is_not_used(
     module = pytest.importorskip("engine.backtest.compiled_lane")
     assert hot_loop.compiled_lane() is not None
     monkeypatch.setattr(module, "SOURCE_SHA256", "0" * 64)
-    with caplog.at_level(logging.WARNING, logger="engine.backtest.hot_loop"):
+    with caplog.at_level(logging.WARNING, logger="stom.backtest"):
         assert hot_loop.compiled_lane() is None
     assert "compiled_lane.pyx changed since it was compiled" in caplog.text
     monkeypatch.undo()

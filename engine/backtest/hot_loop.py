@@ -47,7 +47,7 @@ from engine.pipeline import TickPipeline
 from engine.strategy.guard import WATCHDOG
 from engine.strategy.runner import StrategyRunner
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("stom.backtest")
 
 IDLE = (0, 0)
 """(the lane's marker of a check that only moved on)"""
