@@ -71,12 +71,14 @@ def plan_replay(
 
 def count_rows(store: TickStore, plan: ReplayPlan) -> int:
     """Rows the replay will read at most (from Parquet metadata; for progress)."""
-    total = 0
-    for iid in plan.instrument_ids:
-        for day in plan.days:
-            for part in store.parts(iid, day):
-                total += pl.scan_parquet(part.path).select(pl.len()).collect().item()
-    return total
+    paths = [
+        part.path for iid in plan.instrument_ids for day in plan.days
+        for part in store.parts(iid, day)
+    ]  # fmt: skip
+    if not paths:
+        return 0
+    # One scan of every part (a scan a part costs about a millisecond each in polars' set-up).
+    return int(pl.scan_parquet(paths).select(pl.len()).collect().item())
 
 
 def instruments_without_book(store: TickStore, plan: ReplayPlan) -> list[str]:
