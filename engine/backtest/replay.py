@@ -275,6 +275,8 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
     for day in plan.days:
         for chunk in day_frames(store, plan, day, has_book):
             height = chunk.height
+            if not height:
+                continue  # (none is made; a chunk always has a batch with a last row)
             init = chunk["ts_init"].to_numpy()
             # Each batch's first row, end and ts_init, made in numpy: the loop only reads them.
             first_rows = np.flatnonzero(init[1:] != init[:-1])
@@ -284,8 +286,8 @@ def replay_chunks(store: TickStore, plan: ReplayPlan) -> Iterator[ReplayChunk]:
             ends[:-1] = first_rows[1:]
             ends[-1] = height
             instrument = chunk["instrument"]
-            first = instrument[0] if height else -1
-            sole = first if height and (instrument == first).all() else -1
+            first = instrument[0]
+            sole = first if (instrument == first).all() else -1
             yield ReplayChunk((first_rows, ends, init[first_rows]), chunk, rows_done, sole)
             rows_done += chunk.height
 
