@@ -17,6 +17,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from engine.event_wait import wait_event
+
 T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[object]]
@@ -71,11 +73,7 @@ class Backoff:
             return False
         if stop.is_set():
             return True
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_event(stop, delay)
 
 
 async def retry(

@@ -19,6 +19,7 @@ from engine.backoff import Backoff
 from engine.config.broker_address import BrokerAddress
 from engine.config.secrets import Secret
 from engine.config.settings import BusSettings
+from engine.event_wait import wait_event
 from engine.mqtt_client import describe_mqtt_error, mqtt_client
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
@@ -219,8 +220,7 @@ class EngineBus:
             if delay < 0:  # fell behind (a long flush): do not try to catch up in a burst
                 next_at = loop.time()
                 delay = 0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_event(stop, delay)
 
     async def _flush(self, client: aiomqtt.Client) -> None:
         pending = self.outbox.take()

@@ -13,7 +13,6 @@ next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import shutil
@@ -27,6 +26,7 @@ import polars as pl
 
 from engine.config.settings import Settings
 from engine.domain.market_data import MarketBatch
+from engine.event_wait import wait_event
 from engine.market_state import MarketState
 from engine.storage.tick_store import ROWS_PER_PART, SCHEMA, TickWriter, store_root
 
@@ -216,8 +216,7 @@ class Recorder:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder") as pool:
             try:
                 while True:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._full.wait(), self.flush_s)
+                    await wait_event(self._full, self.flush_s)  # (never wait_for: event_wait)
                     taken = self.take()
                     if taken and not self.failed and (reason := self.room_left()):
                         # Recording stops first, before the disk is full: the journal (fills,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -114,6 +115,30 @@ async def test_run_writes_on_its_interval_and_the_rest_when_cancelled(tmp_path: 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert recorder.rows_written == 60
+
+
+async def test_a_cancel_is_never_lost_whatever_moment_it_lands(tmp_path: Path) -> None:
+    """Cancelled at 400 random moments (the wait for a full buffer ending by the time or by the
+    event, a write under way), the recorder stops every time. With ``asyncio.wait_for`` for
+    that wait, Python 3.11 lost about one cancel in fifty and ``stom data record`` never
+    stopped."""
+    rng = random.Random(1)
+    recorder = Recorder(tmp_path, market(), flush_s=0.001, rows_per_part=5)
+    lost = 0
+    for n in range(400):
+        task = asyncio.create_task(recorder.run())
+        for _ in range(rng.randrange(1, 6)):
+            await asyncio.sleep(rng.random() * 0.002)
+        if rng.random() < 0.5:
+            recorder.on_batch(mixed_batch(T0 + n, 10), T0 + n)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=1.0)
+        if not done:
+            lost += 1
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+    assert lost == 0
+    assert recorder.rows_written == recorder.rows_received
 
 
 class _UnstartedPool:

@@ -11,7 +11,6 @@ the books (and the strategies, risk and OMS) at once, not at the next timer step
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -24,6 +23,7 @@ from engine.config.settings import Settings
 from engine.domain.clock import Clock
 from engine.domain.ids import InstrumentId
 from engine.domain.instrument import Instrument
+from engine.event_wait import wait_event
 from engine.market_state import InstrumentState, MarketState
 from engine.outbox import Outbox
 from engine.protocol import payloads as p
@@ -158,8 +158,7 @@ class VenueSet:
     async def wait(self, timeout_s: float) -> None:
         """Until a feed appends something, or ``timeout_s`` passes."""
         if not self._wake.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout_s)
+            await wait_event(self._wake, timeout_s)
         self._wake.clear()
 
     # --- health ----------------------------------------------------------------------------------
