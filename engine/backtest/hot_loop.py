@@ -49,9 +49,6 @@ from engine.strategy.runner import StrategyRunner
 
 log = logging.getLogger("stom.backtest")
 
-IDLE = (0, 0)
-"""(the lane's marker of a check that only moved on)"""
-
 Lane = Callable[..., int]
 """A one-instrument lane: ``(pipeline, runner, chunk, j, stop_ns, table) -> next batch``."""
 
@@ -290,22 +287,22 @@ def _run_one_instrument(
                 mark = (best_bid + best_ask) // 2  # as Oms.mark_price
             elif held is not None:
                 mark = state.last_price
+            checking = True
             if now >= oms.idle_until_ns:
-                band = None  # (a check is needed: not idle, or the day rolled)
+                pass  # (a check is needed: not idle, or the day rolled)
             elif held is None or held == mark:
                 # The check would only move on (Oms.idle_until_ns; the mark as Oms.mark_price
                 # has it, from the book just written back): what pump does then.
                 next_check = oms.next_check_ns = now + CHECK_INTERVAL_NS
-                band = IDLE
+                checking = False
             else:
                 band = oms.idle_bands.get(index)
                 if band is not None and band[0] <= mark <= band[1]:
                     # It would change only the latest equity: put off (Oms.settle records it).
                     oms.defer_check(now, index, mark)
                     next_check = oms.next_check_ns
-                else:
-                    band = None
-            if band is None:
+                    checking = False
+            if checking:
                 check(now)  # (pump, with nothing on the venue or in the outbox)
                 next_check = oms.next_check_ns
                 if exchange.has_work or outbox or runner.generation != generation:

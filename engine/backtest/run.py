@@ -39,7 +39,6 @@ from engine.backtest.checks import initial_equity, instrument_ids, positive_deci
 from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
 from engine.backtest.replay import (
-    ARRAY_BATCHES,
     BatchCutter,
     ReplayPlan,
     count_rows,
@@ -215,13 +214,9 @@ class _Run:
         next_sample = sampler.next_ns
         cut = BatchCutter().cut
         for chunk in replay_chunks(store, plan):
-            # The batches' bounds as numpy arrays; as lists for the general path once it has
-            # taken ARRAY_BATCHES batches of the chunk (see BatchCutter).
+            # The batches' bounds as numpy arrays; as lists for the general path once the chunk
+            # has its row lists too (BatchCutter makes them after ARRAY_BATCHES batches).
             starts_at, ends_at, inits_at = chunk.starts_array, chunk.ends_array, chunk.inits_array
-            starts: list[int] | None = None
-            ends: list[int] = []
-            inits: list[int] = []
-            general = 0
             count = chunk.count
             j = 0
             while j < count:
@@ -234,13 +229,10 @@ class _Run:
                     last = int(inits_at[j - 1])
                 else:
                     # The general path: one batch through TickPipeline.process_batch.
-                    if starts is not None:
-                        a, b, ts_init = starts[j], ends[j], inits[j]
+                    if chunk.listed:
+                        a, b, ts_init = chunk.starts[j], chunk.ends[j], chunk.inits[j]
                     else:
                         a, b, ts_init = int(starts_at[j]), int(ends_at[j]), int(inits_at[j])
-                        general += 1
-                        if general == ARRAY_BATCHES:
-                            starts, ends, inits = chunk.starts, chunk.ends, chunk.inits
                     current = cut(chunk, a, b)
                     if exchange.has_work:  # (a plain attribute: nothing rests or waits, most)
                         due = exchange.next_due_ns

@@ -49,11 +49,9 @@ from engine.risk import (
     gross_exposure,
     stale_feeds,
 )
-from engine.risk.post_trade import KST_OFFSET_NS, as_decimal
+from engine.risk.post_trade import as_decimal, trading_day_span
 
 log = logging.getLogger("stom.oms")
-
-NS_PER_DAY = 86_400_000_000_000
 
 CHECK_INTERVAL_NS = 100_000_000
 """Protective exits, the feed-staleness view and post-trade limits are checked this often."""
@@ -527,8 +525,7 @@ class Oms:
                 self.idle_bands = mark_bands(
                     now_ns, self.positions, self.market, equity, marks, self.post_trade
                 )
-            day = (now_ns + KST_OFFSET_NS) // NS_PER_DAY
-            self.idle_until_ns = (day + 1) * NS_PER_DAY - KST_OFFSET_NS
+            _, self.idle_until_ns = trading_day_span(now_ns)
         if trip is not None:
             # update() has already set the kill switch; the kill itself cancels and journals.
             self.kill(now_ns, flatten=False, reason=trip)
@@ -550,7 +547,7 @@ class Oms:
         risk = post_trade.state
         return (
             self._fills,
-            (now_ns + KST_OFFSET_NS) // NS_PER_DAY,
+            trading_day_span(now_ns)[0],
             id(self.positions),
             len(self.positions),
             id(post_trade.limits),

@@ -33,6 +33,12 @@ def trading_day(now_ns: int) -> str:
     return cached[1]
 
 
+def trading_day_span(now_ns: int) -> tuple[int, int]:
+    """The trading day (KST) holding ``now_ns`` as ``[start, end)`` in ns UTC."""
+    start = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY * _NS_PER_DAY - KST_OFFSET_NS
+    return start, start + _NS_PER_DAY
+
+
 _last_day: tuple[int, str] = (-1, "")
 """The last day number asked for and its text."""
 
@@ -98,27 +104,19 @@ class PostTradeRisk:
         left, the marks are compared as integers and only the latest equity is made a Decimal.
         Anything else (a new day or currency, a limit passed, a mark changed by anyone else,
         amounts past 28 digits) takes :meth:`update`."""
-        state = self.state
         marks = self._marks
-        if (
-            not self._marks_from <= now_ns < self._marks_until
-            or self._marks_limits is not self.limits
-            or self._marks_state is not state
-            or len(equity) != len(marks)
-        ):
+        if not self._marks_hold(now_ns) or len(equity) != len(marks):
             return self._update_and_mark(now_ns, equity)
-        starts, peaks, latest = state.day_start_equity, state.equity_peak, state.equity
+        state = self.state
+        peaks, latest = state.equity_peak, state.equity
         # Currency by currency, what update() does to it; at the first one this cannot take,
         # update() takes them all (it leaves those done here as they are: the same marks).
         for currency, (raw, scale) in equity.items():
             mark = marks.get(currency)
             if (
                 mark is None
-                or scale != mark.scale
                 or not -_EXACT_DIGITS < raw < _EXACT_DIGITS
-                or starts.get(currency) is not mark.start_dec
-                or peaks.get(currency) is not mark.peak_dec
-                or latest.get(currency) is not mark.last_dec
+                or not self._mark_holds(currency, mark, scale)
             ):
                 return self._update_and_mark(now_ns, equity)
             if raw == mark.last:
@@ -144,18 +142,8 @@ class PostTradeRisk:
         nothing but the latest equity (no new peak, no limit passed; within 28 digits, where
         the integers are exact). None where it cannot tell: another day, other limits or state,
         marks changed by anyone else, another scale."""
-        state = self.state
-        mark = self._marks.get(currency)
-        if (
-            mark is None
-            or not self._marks_from <= now_ns < self._marks_until
-            or self._marks_limits is not self.limits
-            or self._marks_state is not state
-            or mark.scale != scale
-            or state.day_start_equity.get(currency) is not mark.start_dec
-            or state.equity_peak.get(currency) is not mark.peak_dec
-            or state.equity.get(currency) is not mark.last_dec
-        ):
+        mark = self._marks.get(currency) if self._marks_hold(now_ns) else None
+        if mark is None or not self._mark_holds(currency, mark, scale):
             return None
         # update_raw trips when start - raw > loss_floor or peak - raw > drawdown_floor, and
         # takes a new peak when raw > peak; past 28 digits it takes update() instead.
@@ -165,6 +153,25 @@ class PostTradeRisk:
         if mark.drawdown_floor is not None:
             low = max(low, mark.peak - mark.drawdown_floor)
         return low, min(mark.peak, _EXACT_DIGITS - 1)
+
+    def _marks_hold(self, now_ns: int) -> bool:
+        """The marks are the trading day's of ``now_ns``, for these limits and this state."""
+        return (
+            self._marks_from <= now_ns < self._marks_until
+            and self._marks_limits is self.limits
+            and self._marks_state is self.state
+        )
+
+    def _mark_holds(self, currency: str, mark: _Marks, scale: int) -> bool:
+        """``mark`` is at ``scale`` and the state's Decimals are the ones it was taken from (no
+        one else changed them)."""
+        state = self.state
+        return (
+            mark.scale == scale
+            and state.day_start_equity.get(currency) is mark.start_dec
+            and state.equity_peak.get(currency) is mark.peak_dec
+            and state.equity.get(currency) is mark.last_dec
+        )
 
     def _update_and_mark(self, now_ns: int, equity: RawEquity) -> str | None:
         """:meth:`update`, then the integer marks of what it left (where they are exact)."""
@@ -202,9 +209,7 @@ class PostTradeRisk:
                 _floor(self.limits.max_drawdown.get(currency), scale),
             )
         self._marks = marks
-        day = (now_ns + KST_OFFSET_NS) // _NS_PER_DAY
-        self._marks_from = day * _NS_PER_DAY - KST_OFFSET_NS
-        self._marks_until = self._marks_from + _NS_PER_DAY
+        self._marks_from, self._marks_until = trading_day_span(now_ns)
         self._marks_limits, self._marks_state = self.limits, state
         return trip
 
