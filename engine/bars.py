@@ -16,7 +16,8 @@ class BarSeries:
     A bar covers ``[ts_open, ts_open + interval)``. Intervals without trades have no bar (as on
     the venues). A bar closes when a trade arrives in a later interval or when
     :meth:`close_until` is told time has passed its end; closed bars go to ``history`` (bounded)
-    and to ``newly_closed`` until the publisher takes them.
+    and to ``newly_closed`` until the publisher takes them. A trade whose interval has already
+    closed counts in the next bar: bars never repeat or go back.
     """
 
     __slots__ = ("_end", "current", "history", "interval_ns", "newly_closed", "timeframe")
@@ -43,7 +44,10 @@ class BarSeries:
         if bar is not None:
             self._close()
         interval = self.interval_ns
-        ts_open = ts - ts % interval
+        # A trade late for a bar that time already closed (its venue time lags the clock that
+        # closed it) opens the next bar, as a late trade joins the forming one: no two bars
+        # share an interval.
+        ts_open = max(ts - ts % interval, self._end)
         self._end = ts_open + interval
         self.current = Bar(ts_open, price, price, price, price, size, 1)
 

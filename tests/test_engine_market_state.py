@@ -121,3 +121,20 @@ def test_bars_roll_on_interval_and_on_time() -> None:
         series.on_trade(base + (10 + n) * NS_PER_S, 1, 1)
     series.close_until(base + 100 * NS_PER_S)
     assert len(series.history) == 3  # bounded
+
+
+def test_a_trade_late_for_a_bar_time_closed_opens_the_next_bar() -> None:
+    """A trade whose venue time falls in a 1 s interval the clock already closed (it arrived
+    after close_until passed the interval's end) counts in the next bar: no two bars share an
+    interval (md.history returned the closed bar and a second one for the same second)."""
+    series = BarSeries("1s", 10)
+    second = 1_000_000_000
+    series.on_trade(second // 2, 100, 1)
+    series.close_until(second + second // 5)  # time passed the bar's end: it closes
+    series.on_trade(second - 1, 101, 2)  # late: its venue time is in the closed second
+    series.on_trade(second + second // 2, 102, 3)
+    series.close_until(3 * second)
+    opens = [bar.ts_open for bar in series.history]
+    assert opens == [0, second]
+    assert [bar.volume for bar in series.history] == [1, 5]
+    assert [(bar.open, bar.close) for bar in series.history] == [(100, 100), (101, 102)]
