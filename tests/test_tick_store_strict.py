@@ -93,3 +93,24 @@ def test_trades_without_a_book_stop_the_backtest_with_the_reason(
     assert run.returncode != 0, run.stdout
     assert "no order book" in run.stderr and "KRW-BTC.SIM" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_damaged_part_file_is_named_by_list_and_backtest(tmp_path: Path, sampled: Path) -> None:
+    """A part cut short (a disk filled, a copy interrupted): polars' own error names no file."""
+    day_folder = next(sampled.glob("venue=SIM/instrument=KRW-BTC.SIM/date=*"))
+    part = sorted(day_folder.glob("part-*.parquet"))[-1]
+    whole = part.read_bytes()
+    part.write_bytes(whole[: len(whole) // 2])
+
+    listed = stom(tmp_path, "data", "list", "--json")
+    assert listed.returncode == 2, listed.stdout
+    assert f"{part}: damaged part file" in listed.stderr, listed.stderr
+    assert "Traceback" not in listed.stderr
+
+    run = backtest(tmp_path, sampled)
+    assert run.returncode != 0, run.stdout
+    assert f"{part}: damaged part file" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+    part.write_bytes(whole)
+    assert backtest(tmp_path, sampled).returncode == 0

@@ -23,6 +23,7 @@ from datetime import date
 import polars as pl
 
 from engine.storage.part_order import part_order
+from engine.storage.part_reading import read_part
 from engine.storage.tick_store import NS_PER_DAY, PartFile, TickStore, day_start_ns
 
 
@@ -50,7 +51,7 @@ class _Source:
         :meth:`TickStore.read_day` drops them) to the buffer."""
         part = self.parts[self.next]
         self.next += 1
-        frame = pl.read_parquet(part.path)
+        frame = read_part(part.path)
         if self.has_book and part.continues:
             frame = frame.filter(~pl.col("snapshot"))
         self.has_book = True

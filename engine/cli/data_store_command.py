@@ -56,6 +56,7 @@ def store_summary(root: Path) -> list[dict[str, Any]]:
     """One row per instrument: venue, instrument, first and last day, days, rows, bytes."""
     import polars as pl  # on use: `stom` starts without it
 
+    from engine.storage.part_reading import scan_parts
     from engine.storage.tick_store import TickStore
 
     store = TickStore(root)
@@ -63,7 +64,7 @@ def store_summary(root: Path) -> list[dict[str, Any]]:
     for instrument_id in store.instrument_ids():
         days = store.days(instrument_id)
         paths = [part.path for day in days for part in store.parts(instrument_id, day)]
-        count = pl.scan_parquet(paths).select(pl.len()).collect().item() if paths else 0
+        count = scan_parts(paths, lambda scan: scan.select(pl.len())) if paths else 0
         rows.append(
             {
                 "venue": instrument_id.rpartition(".")[2],

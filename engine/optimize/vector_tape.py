@@ -28,6 +28,7 @@ from engine.backtest.time_range import parse_time_range
 from engine.domain.instrument import Instrument
 from engine.domain.market_data import BID, BOOK_CLEAR, BOOK_LEVEL, TRADE
 from engine.optimize.vector_signals import IntArray, TradeTape, VectorRefusal
+from engine.storage.part_reading import scan_parts
 from engine.storage.tick_store import TickStore
 
 I8 = npt.NDArray[np.int8]
@@ -248,12 +249,17 @@ def count_trades(
     ]
     if not paths:
         return 0
-    query = pl.scan_parquet(paths).filter(pl.col("kind") == TRADE)
-    if plan.start_ns is not None:
-        query = query.filter(pl.col("ts_event") >= plan.start_ns)
-    if plan.end_ns is not None:
-        query = query.filter(pl.col("ts_event") < plan.end_ns)
-    return int(query.select(pl.len()).collect().item())
+    start_ns, end_ns = plan.start_ns, plan.end_ns
+
+    def trades(scan: pl.LazyFrame) -> pl.LazyFrame:
+        query = scan.filter(pl.col("kind") == TRADE)
+        if start_ns is not None:
+            query = query.filter(pl.col("ts_event") >= start_ns)
+        if end_ns is not None:
+            query = query.filter(pl.col("ts_event") < end_ns)
+        return query.select(pl.len())
+
+    return scan_parts(paths, trades)
 
 
 @numba.njit(cache=True)

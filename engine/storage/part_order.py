@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from engine.storage.part_reading import part_metadata, read_part
+
 ORDER_KEY = "stom.ts_init_order"
 """The Parquet key-value metadata key: JSON ``{"all": summary, "live": summary}``, each
 ``[ordered (0/1), first, last]`` or null when there are no such rows."""
@@ -43,11 +45,14 @@ def order_metadata(all_rows: np.ndarray, live_rows: np.ndarray) -> dict[str, str
 def part_order(path: Path, live_only: bool) -> Summary:
     """The summary of the part's rows (``live_only``: those after its snapshot), from its
     metadata when it has it, else read from its ``ts_init`` column."""
-    stored = pl.read_parquet_metadata(path).get(ORDER_KEY)
+    stored = part_metadata(path).get(ORDER_KEY)
     if stored is not None:
-        value = json.loads(stored)["live" if live_only else "all"]
-        return None if value is None else (bool(value[0]), int(value[1]), int(value[2]))
-    frame = pl.read_parquet(path, columns=["ts_init", "snapshot"])
+        try:
+            value = json.loads(stored)["live" if live_only else "all"]
+            return None if value is None else (bool(value[0]), int(value[1]), int(value[2]))
+        except (ValueError, KeyError, TypeError, IndexError):
+            pass  # (not what the writer stores: the column says)
+    frame = read_part(path, ["ts_init", "snapshot"])
     if live_only:
         frame = frame.filter(~pl.col("snapshot"))
     return summarize(frame["ts_init"].to_numpy())

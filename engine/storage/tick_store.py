@@ -38,6 +38,7 @@ from engine.domain.instrument import Instrument
 from engine.domain.market_data import BOOK_CLEAR, BOOK_LEVEL, MarketBatch
 from engine.storage.instrument_file import read_instrument, write_instrument
 from engine.storage.part_order import order_metadata
+from engine.storage.part_reading import TickStoreError, read_part
 from engine.storage.paths import store_root
 
 __all__ = [
@@ -65,15 +66,6 @@ SCHEMA: dict[str, pl.DataType] = {
 }
 _PART_RE = re.compile(r"^part-(\d{19})-(\d{19})-(\d{6})\.parquet$")
 _PART_NAME = "part-<first ts_event, 19 digits>-<session, 19 digits>-<seq, 6 digits>.parquet"
-
-
-class TickStoreError(ValueError):
-    """The store holds something it cannot read as it is: named, never skipped silently.
-
-    A file the reader would pass over (a misnamed part, a stray file, a ``date=`` folder that is
-    not a date) would make a day look empty and a backtest "succeed" on fewer events than the
-    user put there, so every reader (``data list``, ``backtest``, ``optimize``) stops on it.
-    """
 
 
 def _is_writer_temporary(path: Path) -> bool:
@@ -350,7 +342,7 @@ class TickStore:
         dropped when the reader already ``has_book`` (see the module docstring)."""
         frames = []
         for part in self.parts(instrument_id, day):
-            frame = pl.read_parquet(part.path)
+            frame = read_part(part.path)
             if has_book and part.continues:
                 frame = frame.filter(~pl.col("snapshot"))
             frames.append(frame)
