@@ -95,11 +95,23 @@ class KiwoomPrivateStream(StreamBase):
             await socket.send(_encode(register).decode())
             await self._expect(socket, "REG")
             subscribed()
-            while True:
-                frame = await asyncio.wait_for(socket.recv(), self.idle_timeout_s)
-                echo = self.handle(frame, listener)
-                if echo is not None:
-                    await socket.send(echo)
+            # One timeout scope pushed on per frame (never asyncio.wait_for, which on 3.11 can
+            # swallow a cancellation that races a completed receive: the stream never stops).
+            loop = asyncio.get_running_loop()
+            idle = self.idle_timeout_s
+            try:
+                async with asyncio.timeout(idle) as silence:
+                    while True:
+                        frame = await socket.recv()
+                        silence.reschedule(loop.time() + idle)
+                        echo = self.handle(frame, listener)
+                        if echo is not None:
+                            await socket.send(echo)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"nothing received for {idle:g} s (the server PINGs an idle connection): "
+                    "taken for dead"
+                ) from None
 
     async def _expect(self, socket: websockets.ClientConnection, trnm: str) -> None:
         """The ack of ``trnm`` (PINGs meanwhile are echoed); a refusal is raised."""

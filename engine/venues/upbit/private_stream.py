@@ -122,12 +122,26 @@ class UpbitPrivateStream(StreamBase):
             await socket.send("PING")
             # The server handles a connection's messages in order: the keepalive answer (or an
             # error) says the subscription is in place, and only then is the gap polled.
-            first = await asyncio.wait_for(socket.recv(), self.stall_timeout_s)
-            self.handle(first, listener)
-            subscribed()
-            while True:
-                frame = await asyncio.wait_for(socket.recv(), self.stall_timeout_s)
-                self.handle(frame, listener)
+            # One timeout scope pushed on per frame, as the Kiwoom feed: asyncio.wait_for on
+            # 3.11 can swallow a cancellation that races a completed receive, and the engine's
+            # stop would then wait on a stream that never stops.
+            loop = asyncio.get_running_loop()
+            stall = self.stall_timeout_s
+            try:
+                async with asyncio.timeout(stall) as silence:
+                    first = await socket.recv()
+                    silence.reschedule(loop.time() + stall)
+                    self.handle(first, listener)
+                    subscribed()
+                    while True:
+                        frame = await socket.recv()
+                        silence.reschedule(loop.time() + stall)
+                        self.handle(frame, listener)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"nothing received for {stall:g} s (the server answers PING every 10 s): "
+                    "taken for dead"
+                ) from None
 
     def handle(self, frame: bytes | str, listener: StreamListener) -> None:
         """One frame: an order update, balances, a keepalive, or an error (raised)."""
