@@ -341,7 +341,8 @@ def main() -> None:
         child(args.child, args.strategy, not args.general_path)
         return
     lane = "built" if COMPILED_LANE is not None else "not built: the pure-Python lane runs"
-    print(f"python {platform.python_version()} on {platform.machine()}, one core; "
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores "
+          "(a backtest runs on one, reading its next chunk on another); "
           f"the hot loop's compiled lane: {lane}")  # fmt: skip
     if args.shape == "real":
         real_shaped(args.trades, max(1, args.rounds))

@@ -38,6 +38,7 @@ import msgspec
 from engine.backtest.checks import initial_equity, instrument_ids, positive_decimal, quote_currency
 from engine.backtest.hot_loop import run_quiet
 from engine.backtest.metrics import EquitySampler, curve_metrics, trade_stats
+from engine.backtest.read_ahead import read_ahead
 from engine.backtest.replay import (
     BatchCutter,
     ReplayPlan,
@@ -213,7 +214,8 @@ class _Run:
         next_report = report_every
         next_sample = sampler.next_ns
         cut = BatchCutter().cut
-        for chunk in replay_chunks(store, plan):
+        # The next chunk is read on another core while this one runs (read_ahead).
+        for chunk in read_ahead(replay_chunks(store, plan)):
             # The batches' bounds as numpy arrays; as lists for the general path once the chunk
             # has its row lists too (BatchCutter makes them after ARRAY_BATCHES batches).
             starts_at, ends_at, inits_at = chunk.starts_array, chunk.ends_array, chunk.inits_array
