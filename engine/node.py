@@ -337,10 +337,13 @@ class EngineNode:
         return work
 
     async def _stats_loop(self) -> None:
+        # Clients call the engine offline after keepalive_s without a heartbeat: at least four
+        # in that time, so one delayed by a busy loop or broker is not taken for a dead engine.
+        period = min(1.0, float(self.settings.bus.keepalive_s) / 4)
         while True:
             faults.check("stats")
             self.outbox.publish(self.topics.stats, self.stats_payload())
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(period)
 
     async def run(self, stop: asyncio.Event, *, previous: p.EngineStatus | None = None) -> None:
         """Run until ``stop`` is set (SIGTERM/SIGINT in the CLI), then shut down cleanly.
