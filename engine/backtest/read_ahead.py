@@ -39,17 +39,21 @@ def read_ahead(source: Iterable[T], depth: int = 1) -> Iterator[T]:
     items: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
+    def put(item: object) -> bool:
+        """Hand ``item`` to the consumer; False when it has stopped."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         iterator = iter(source)
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
             final: object = _DONE
         except BaseException as error:  # carried to the consumer, which raises it
@@ -59,12 +63,7 @@ def read_ahead(source: Iterable[T], depth: int = 1) -> Iterator[T]:
                 close = getattr(iterator, "close", None)
                 if close is not None:
                     close()  # the source's own cleanup, in the thread that ran it
-        while not stop.is_set():
-            try:
-                items.put(final, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(final)
 
     thread = threading.Thread(target=produce, name="stom-replay-read", daemon=True)
     thread.start()
