@@ -33,6 +33,7 @@ from engine.domain.market_data import TRADE
 from engine.market_state import MarketState
 from engine.oms.oms import Oms
 from engine.storage.tick_store import TickStore
+from tests.support.choppy_book import write_choppy_book
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ROOT / "tests" / "strategies"
@@ -193,6 +194,35 @@ def test_two_instruments_in_shared_batches_are_equal_both_ways(
     assert len(general["summary"]["instruments"]) == 2
     assert general["summary"]["fills"] >= 20
     assert hot == general
+    assert quiet > batches // 2, (quiet, batches)
+
+
+@pytest.fixture(scope="module")
+def choppy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A book whose spread opens and closes, levels emptied and refilled, resyncs
+    (tests/support/choppy_book.py)."""
+    root = tmp_path_factory.mktemp("choppy") / "ticks"
+    write_choppy_book(root, steps=30_000, seed=3)
+    return root
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_orders_of_every_kind_resting_on_a_choppy_book_are_equal_both_ways(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, choppy: Path, seed: int
+) -> None:
+    """While orders only rest, the one-instrument lane runs and hands the paper exchange only
+    the batches its fill model would act on: a level moving onto a resting order's price (no
+    trade), trades through it, levels where paper fills consumed liquidity, a book cleared.
+    Random market, limit, IOC and FOK orders and cancels (tests/strategies/order_fuzz.py)
+    fill the same, in the same order, as with every batch through process_batch."""
+    general, hot, quiet, batches = run_both_ways(
+        monkeypatch, choppy, tmp_path, "order_fuzz.py", {"seed": seed}
+    )
+    assert hot == general
+    fills = general["fills"]
+    assert sum(fill.liquidity == "maker" for fill in fills) >= 100
+    assert sum(fill.liquidity == "taker" for fill in fills) >= 100
+    # Orders rested most of the day, and the lane still took most batches.
     assert quiet > batches // 2, (quiet, batches)
 
 

@@ -17,7 +17,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from types import MemberDescriptorType
 
-from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
+from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
 from engine.market_state import InstrumentState
 from engine.oms.oms import CHECK_INTERVAL_NS
 from engine.pipeline import BatchClock
@@ -48,6 +48,7 @@ SOURCE_SHA256 = STOM_LANE_SOURCE.decode()
 older than the source beside it."""
 
 cdef long long C_BID = BID
+cdef long long C_ASK = ASK
 cdef long long C_BOOK_LEVEL = BOOK_LEVEL
 cdef long long C_TRADE = TRADE
 cdef long long C_INTERVAL = CHECK_INTERVAL_NS
@@ -136,6 +137,18 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef const long long[::1] times = chunk.ts_event_array
     cdef dict bids = state.bids
     cdef dict asks = state.asks
+    # Orders resting on this instrument (nothing on its way: see run_quiet), as the pure lane.
+    resting = exchange.resting_on(index)
+    cdef bint touched = False
+    cdef long long best_buy = 0, best_sell = 0
+    cdef dict r_buys = None, r_sells = None, r_bids = None, r_asks = None
+    if resting is not None:
+        best_buy, best_sell = resting.best_buy, resting.best_sell
+        r_buys, r_sells = resting.buys, resting.sells
+        r_bids, r_asks = resting.consumed_bids, resting.consumed_asks
+    on_batch = exchange.on_batch
+    batch = MarketBatch()
+    cdef Py_ssize_t a, at
     cdef long long best_bid = state.best_bid
     cdef long long best_ask = state.best_ask
     cdef long long written_bid = best_bid, written_ask = best_ask  # as the state holds them
@@ -163,6 +176,7 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef bint checking
     t_price = t_size = t_side = t_ts = None
     while j < count:
+        a = row
         b = ends[j]
         now = inits[j]
         j += 1
@@ -178,18 +192,34 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                             best_bid = price
                     elif bids.pop(price, None) is not None and price == best_bid:
                         best_bid = max(bids) if bids else 0
-                elif size:
-                    asks[price] = size
-                    if price < best_ask or not best_ask:
-                        best_ask = price
-                elif asks.pop(price, None) is not None and price == best_ask:
-                    best_ask = min(asks) if asks else 0
+                    if resting is not None and not touched:
+                        touched = (
+                            (size != 0 and price >= best_sell)
+                            or price in r_buys
+                            or price in r_bids
+                        )
+                else:
+                    if size:
+                        asks[price] = size
+                        if price < best_ask or not best_ask:
+                            best_ask = price
+                    elif asks.pop(price, None) is not None and price == best_ask:
+                        best_ask = min(asks) if asks else 0
+                    if resting is not None and not touched:
+                        touched = (
+                            (size != 0 and price <= best_buy)
+                            or price in r_sells
+                            or price in r_asks
+                        )
                 seq += 1
             elif kind == C_TRADE:
                 p = prices[row]
                 s = sizes[row]
                 sd = sides[row]
                 tso = times[row]
+                if resting is not None and not touched:
+                    price = prices[row]
+                    touched = price <= best_buy if sides[row] == C_ASK else price >= best_sell
                 _set(state, LAST_PRICE, p)
                 _set(state, LAST_TRADE_NS, tso)
                 _set(state, VOLUME, _get(state, VOLUME) + s)
@@ -211,6 +241,7 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                 asks.clear()
                 best_bid = best_ask = 0
                 seq += 1
+                touched = resting is not None
             row += 1
         if trade >= 0:
             handlers = table[index]  # (a failed strategy's row is replaced: read it each time)
@@ -219,7 +250,7 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                 more.clear()
             else:
                 calling = handlers
-        if trade < 0 and now < until and j < count:
+        if trade < 0 and now < until and j < count and not touched:
             continue
         # Write back what was kept in locals before anything else can read it.
         now_object = now  # (one Python int for the clock and ts_recv)
@@ -242,6 +273,21 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
         market_fields["events_total"] = market_fields["events_total"] + (b - synced)
         market_fields["last_event_ns"] = ts_object
         synced = b
+        if touched:
+            # The fill model's turn, before the handlers (process_batch's order).
+            touched = False
+            batch.clear()
+            for at in range(a, b):
+                batch.append(kinds[at], index, sides[at], prices[at], sizes[at], times[at])
+            on_batch(batch)
+            resting = exchange.resting_on(index)
+            if resting is not None:
+                best_buy, best_sell = resting.best_buy, resting.best_sell
+                r_buys, r_sells = resting.buys, resting.sells
+                r_bids, r_asks = resting.consumed_bids, resting.consumed_asks
+            if outbox and trade < 0:
+                pump(now)  # fills: on_fill and on_order, as process_batch's pump
+                return j
         if trade >= 0:
             # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
             for entry, handler in calling:
@@ -257,8 +303,8 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
             if more:  # (rare: a batch of several trades)
                 _dispatch_rows(runner, table, index, prices, sizes, sides, times, more)
                 more.clear()
-            if exchange.has_work or outbox or runner.generation != generation:
-                pump(now)  # an order went out (or a strategy failed): as process_batch
+            if exchange.in_flight or outbox or runner.generation != generation:
+                pump(now)  # an order went out (or a strategy failed, or fills): as process_batch
                 return j
         if now >= next_check:
             held = oms.idle_marks.get(index)
@@ -282,9 +328,9 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
                     next_check = oms.next_check_ns
                     checking = False
             if checking:
-                check(now)  # (pump, with nothing on the venue or in the outbox)
+                check(now)  # (pump, with nothing on its way to the venue or in the outbox)
                 next_check = oms.next_check_ns
-                if exchange.has_work or outbox or runner.generation != generation:
+                if exchange.in_flight or outbox or runner.generation != generation:
                     return j  # a protective exit, or a strategy's reply to a fill
             until = next_check if next_check < stop_ns else stop_ns
         if now >= stop_ns:

@@ -19,6 +19,15 @@ instrument's state, with what only a reader can tell apart (``ts_event``, ``ts_r
 ``book_seq``, the best prices, the market's event count) kept in locals and written back before
 anything else runs: a strategy's handler, the OMS pump, the return to the caller.
 
+That lane also runs while orders rest on the instrument (``has_work`` true, nothing on its way:
+``in_flight`` false). For each event it makes the tests :meth:`FillModel.on_batch
+<engine.paper.fill_model.FillModel.on_batch>` makes before acting (a trade at or through a
+resting price, a level at a resting order's price, at a price where paper fills consumed
+liquidity, or reaching across to a resting order; a cleared book); a batch with such an event
+goes to the paper exchange's ``on_batch`` whole, after the write-back and before the handlers,
+as ``process_batch`` sends it. A batch with none would change nothing there. Fills hand back
+through the pump, as an order sent does.
+
 The one-instrument lane also comes compiled (:mod:`engine.backtest.compiled_lane`, built from
 ``compiled_lane.pyx`` where ``pip install`` finds a C compiler): the same loop over the chunk's
 numpy columns, so a quiet chunk is never turned into Python lists. :data:`COMPILED_LANE` is it,
@@ -40,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.backtest.replay import ReplayChunk
-from engine.domain.market_data import BID, BOOK_LEVEL, TRADE
+from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
 from engine.oms.oms import CHECK_INTERVAL_NS
 from engine.paper.exchange import PaperExchange
 from engine.pipeline import TickPipeline
@@ -89,18 +98,21 @@ def run_quiet(
     equity there), so the batches processed are ``j`` to the index returned, exclusive.
     """
     exchange = pipeline.exchange
-    if not isinstance(exchange, PaperExchange) or exchange.has_work or exchange.outbox:
+    if not isinstance(exchange, PaperExchange) or exchange.in_flight or exchange.outbox:
         return j
     market = pipeline.market
     table = runner.quiet_trade_table()
     if table is None or market.guarded:
         return j
-    if chunk.sole_instrument >= 0 and not market.track_bars:
+    sole = chunk.sole_instrument
+    if sole >= 0 and not market.track_bars and exchange.rests_only_on(sole):
         lane = COMPILED_LANE or _run_one_instrument
         j = lane(pipeline, runner, chunk, j, stop_ns, table)
         if pipeline.oms.deferred is not None:
             pipeline.oms.settle()  # (a check the lane put off, before anything reads risk)
         return j
+    if exchange.has_work:
+        return j  # (orders rest: only the one-instrument lane runs the fill model)
     generation = runner.generation
     clock = pipeline.time
     oms = pipeline.oms
@@ -175,6 +187,12 @@ def _run_one_instrument(
     prices, sizes, times = chunk.price, chunk.size, chunk.ts_event
     bids, asks = state.bids, state.asks
     best_bid, best_ask = state.best_bid, state.best_ask
+    # Orders resting on this instrument (nothing on its way: see run_quiet). An event the fill
+    # model would pass over (FillModel.on_batch's tests, made here) changes nothing there; a
+    # batch with one it would not goes to the exchange whole, as process_batch sends it.
+    resting = exchange.resting_on(index)
+    touched = False
+    on_batch, batch = exchange.on_batch, MarketBatch()
     ring_ts, ring_price, ring_size, ring_side = (
         state.ring_ts, state.ring_price, state.ring_size, state.ring_side,
     )  # fmt: skip
@@ -192,6 +210,7 @@ def _run_one_instrument(
     more: list[int] = []  # the rows of the batch's further trades
     calling: Sequence[tuple[Any, Callable[..., None]]] = ()  # the first trade's handlers
     while j < count:
+        a = row
         b = ends[j]
         now = inits[j]
         j += 1
@@ -207,18 +226,35 @@ def _run_one_instrument(
                             best_bid = price
                     elif bids.pop(price, None) is not None and price == best_bid:
                         best_bid = max(bids) if bids else 0
-                elif size:
-                    asks[price] = size
-                    if price < best_ask or not best_ask:
-                        best_ask = price
-                elif asks.pop(price, None) is not None and price == best_ask:
-                    best_ask = min(asks) if asks else 0
+                    if resting is not None and not touched:
+                        touched = (
+                            (size and price >= resting.best_sell)
+                            or price in resting.buys
+                            or price in resting.consumed_bids
+                        )
+                else:
+                    if size:
+                        asks[price] = size
+                        if price < best_ask or not best_ask:
+                            best_ask = price
+                    elif asks.pop(price, None) is not None and price == best_ask:
+                        best_ask = min(asks) if asks else 0
+                    if resting is not None and not touched:
+                        touched = (
+                            (size and price <= resting.best_buy)
+                            or price in resting.sells
+                            or price in resting.consumed_asks
+                        )
                 seq += 1
             elif kind == TRADE:
                 price = prices[row]
                 size = sizes[row]
                 side = sides[row]
                 ts = times[row]
+                if resting is not None and not touched:
+                    touched = (
+                        price <= resting.best_buy if side == ASK else price >= resting.best_sell
+                    )
                 state.last_price = price
                 state.last_trade_ns = ts
                 state.volume += size
@@ -239,6 +275,7 @@ def _run_one_instrument(
                 asks.clear()
                 best_bid = best_ask = 0
                 seq += 1
+                touched = resting is not None
             row += 1
         if trade >= 0:
             handlers = table[index]  # (a failed strategy's row is replaced: read it each time)
@@ -247,7 +284,7 @@ def _run_one_instrument(
                 more.clear()
             else:
                 calling = handlers
-        if trade < 0 and now < until and j < count:
+        if trade < 0 and now < until and j < count and not touched:
             continue
         # Write back what was kept in locals before anything else can read it (the clock too:
         # ts_init never steps back in a replay, so the newest batch's is the latest).
@@ -263,6 +300,17 @@ def _run_one_instrument(
         market.events_total += b - synced
         market.last_event_ns = ts
         synced = b
+        if touched:
+            # The fill model's turn, before the handlers (process_batch's order).
+            touched = False
+            batch.clear()
+            for at in range(a, b):
+                batch.append(kinds[at], index, sides[at], prices[at], sizes[at], times[at])
+            on_batch(batch)
+            resting = exchange.resting_on(index)
+            if outbox and trade < 0:
+                pump(now)  # fills: on_fill and on_order, as process_batch's pump
+                return j
         if trade >= 0:
             # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
             for entry, handler in calling:
@@ -278,8 +326,8 @@ def _run_one_instrument(
             if more:  # (rare: a batch of several trades)
                 _dispatch_rows(runner, table, chunk, more)
                 more.clear()
-            if exchange.has_work or outbox or runner.generation != generation:
-                pump(now)  # an order went out (or a strategy failed): as process_batch
+            if exchange.in_flight or outbox or runner.generation != generation:
+                pump(now)  # an order went out (or a strategy failed, or fills): as process_batch
                 return j
         if now >= next_check:
             held = oms.idle_marks.get(index)
@@ -303,9 +351,9 @@ def _run_one_instrument(
                     next_check = oms.next_check_ns
                     checking = False
             if checking:
-                check(now)  # (pump, with nothing on the venue or in the outbox)
+                check(now)  # (pump, with nothing on its way to the venue or in the outbox)
                 next_check = oms.next_check_ns
-                if exchange.has_work or outbox or runner.generation != generation:
+                if exchange.in_flight or outbox or runner.generation != generation:
                     return j  # a protective exit, or a strategy's reply to a fill
             until = min(next_check, stop_ns)
         if now >= stop_ns:

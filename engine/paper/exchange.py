@@ -31,7 +31,7 @@ from engine.domain.orders import (
     TimeInForce,
 )
 from engine.market_state import MarketState
-from engine.paper.fill_model import NEVER, FillModel
+from engine.paper.fill_model import NEVER, FillModel, InstrumentOrders
 from engine.paper.queue_position import PaperOrder
 
 SUBMIT = 0
@@ -73,6 +73,9 @@ class PaperExchange:
         remembered: market events cannot change anything, so the engine skips :meth:`on_batch`
         and :meth:`advance`. A plain attribute (read twice per market batch), refreshed by every
         method that can change it (:meth:`_refresh`)."""
+        self.in_flight = False
+        """A submission or cancel is on its way (:meth:`advance` has something to fall due).
+        False with ``has_work`` true: orders only rest (a backtest's hot loop can go on)."""
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -92,13 +95,13 @@ class PaperExchange:
             kind = SUBMIT
         self._arrivals += 1
         heappush(self._submissions, (now_ns + self._latency, self._arrivals, kind, record))
-        self.has_work = True
+        self.has_work = self.in_flight = True
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Ask to cancel; takes effect at ``now_ns + order_latency_ns`` (a fill before stays)."""
         self._arrivals += 1
         heappush(self._cancels, (now_ns + self._latency, self._arrivals, client_order_id))
-        self.has_work = True
+        self.has_work = self.in_flight = True
 
     def restore(self, order: Order, now_ns: int) -> None:
         """Put an open order back after an engine restart: it rests at once with its leaves and a
@@ -192,7 +195,16 @@ class PaperExchange:
 
     def _refresh(self) -> None:
         """Bring :attr:`has_work` up to date after anything that may have changed it."""
-        self.has_work = bool(self._submissions or self._cancels or self._model.has_work)
+        self.in_flight = in_flight = bool(self._submissions or self._cancels)
+        self.has_work = in_flight or self._model.has_work
+
+    def resting_on(self, index: int) -> InstrumentOrders | None:
+        """What rests on instrument ``index`` (orders, consumed liquidity), if anything."""
+        return self._model.book_of(index)
+
+    def rests_only_on(self, index: int) -> bool:
+        """True when nothing rests on any instrument but ``index`` (or nothing at all)."""
+        return self._model.only_on(index)
 
     def _run_due_cancels(self, ts: int) -> int:
         """Inside a batch: run the cancels due by ``ts``; return when the next one is due."""

@@ -129,6 +129,15 @@ class FillModel:
     def has_work(self) -> bool:
         return bool(self._books)
 
+    def book_of(self, index: int) -> InstrumentOrders | None:
+        """Instrument ``index``'s resting orders and consumed liquidity, if it has any."""
+        return self._books.get(index)
+
+    def only_on(self, index: int) -> bool:
+        """True when no instrument but ``index`` has resting orders or consumed liquidity."""
+        books = self._books
+        return not books or (len(books) == 1 and index in books)
+
     # --- orders ------------------------------------------------------------------------------
 
     def execute(self, order: PaperOrder, ts: int) -> None:
