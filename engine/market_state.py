@@ -119,6 +119,19 @@ class InstrumentState:
 class MarketState:
     """All instruments' state; instruments are addressed by a dense index on the hot path."""
 
+    # Slots: the backtest's compiled lane writes the two counters at fixed offsets.
+    __slots__ = (
+        "_bar_history",
+        "_guards",
+        "_index",
+        "_states",
+        "_trade_ring",
+        "count",
+        "events_total",
+        "last_event_ns",
+        "track_bars",
+    )
+
     def __init__(
         self, *, trade_ring: int = 256, bar_history: int = 120, track_bars: bool = True
     ) -> None:

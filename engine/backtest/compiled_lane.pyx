@@ -18,10 +18,10 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from types import MemberDescriptorType
 
 from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE, MarketBatch
-from engine.market_state import InstrumentState
+from engine.market_state import InstrumentState, MarketState
 from engine.oms.oms import CHECK_INTERVAL_NS
 from engine.pipeline import BatchClock
-from engine.strategy.guard import WATCHDOG
+from engine.strategy.guard import WATCHDOG, Watchdog
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -55,8 +55,9 @@ cdef long long C_INTERVAL = CHECK_INTERVAL_NS
 
 
 # --- slots ------------------------------------------------------------------------------------
-# InstrumentState and BatchClock keep their fields in __slots__: a field is a pointer at a fixed
-# offset in the object, which setattr finds through the type's member descriptor each time.
+# InstrumentState, BatchClock, MarketState and Watchdog keep their fields in __slots__: a field
+# is a pointer at a fixed offset in the object, which setattr finds through the type's member
+# descriptor each time.
 # The lane reads the offsets once from those descriptors (checked to be plain object slots)
 # and writes the pointers itself, with the references counted as setattr counts them.
 
@@ -85,16 +86,6 @@ cdef inline void _set(object obj, Py_ssize_t offset, object value):
     Py_XDECREF(old)
 
 
-cdef dict _fields(object obj, tuple names):
-    """``obj.__dict__``, where setting each of ``names`` in it is what setattr does (nothing
-    on the class by that name to take the assignment)."""
-    fields = obj.__dict__
-    for name in names:
-        if hasattr(type(obj), name) or name not in fields:
-            raise TypeError(f"{type(obj).__name__}.{name} is not a plain instance attribute")
-    return fields
-
-
 cdef Py_ssize_t LAST_PRICE = _offset(InstrumentState, "last_price")
 cdef Py_ssize_t LAST_TRADE_NS = _offset(InstrumentState, "last_trade_ns")
 cdef Py_ssize_t VOLUME = _offset(InstrumentState, "volume")
@@ -106,6 +97,10 @@ cdef Py_ssize_t BOOK_SEQ = _offset(InstrumentState, "book_seq")
 cdef Py_ssize_t TS_EVENT = _offset(InstrumentState, "ts_event")
 cdef Py_ssize_t TS_RECV = _offset(InstrumentState, "ts_recv")
 cdef Py_ssize_t CLOCK_NS = _offset(BatchClock, "ns")
+cdef Py_ssize_t EVENTS_TOTAL = _offset(MarketState, "events_total")
+cdef Py_ssize_t LAST_EVENT_NS = _offset(MarketState, "last_event_ns")
+cdef Py_ssize_t OWNER = _offset(Watchdog, "owner")
+cdef Py_ssize_t CALLS = _offset(Watchdog, "calls")
 
 
 def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns, list table):
@@ -116,13 +111,15 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
     cdef Py_ssize_t index = chunk.sole_instrument
     state = market.at(index)
     clock = pipeline.time
-    if type(state) is not InstrumentState or type(clock) is not BatchClock:
+    guard = WATCHDOG
+    if (
+        type(state) is not InstrumentState or type(clock) is not BatchClock
+        or type(market) is not MarketState or type(guard) is not Watchdog
+    ):
         # (another class: its fields may not be these slots) the pure-Python lane
         from engine.backtest.hot_loop import _run_one_instrument
         return _run_one_instrument(pipeline, runner, chunk, j, stop_ns, table)
     generation = runner.generation
-    cdef dict market_fields = _fields(market, ("events_total", "last_event_ns"))
-    cdef dict guard_fields = _fields(WATCHDOG, ("owner", "calls"))
     oms = pipeline.oms
     cdef list outbox = exchange.outbox
     pump, check = oms.pump, oms.check
@@ -270,8 +267,8 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
         ts_object = t_ts if trade == b - 1 else ts
         _set(state, TS_EVENT, ts_object)
         _set(state, TS_RECV, now_object if now else ts_object)
-        market_fields["events_total"] = market_fields["events_total"] + (b - synced)
-        market_fields["last_event_ns"] = ts_object
+        _set(market, EVENTS_TOTAL, _get(market, EVENTS_TOTAL) + (b - synced))
+        _set(market, LAST_EVENT_NS, ts_object)
         synced = b
         if touched:
             # The fill model's turn, before the handlers (process_batch's order).
@@ -292,12 +289,12 @@ def run_one_instrument(pipeline, runner, chunk, Py_ssize_t j, long long stop_ns,
             # As StrategyRunner.dispatch: who runs, which call, done; the barrier.
             for entry, handler in calling:
                 try:
-                    guard_fields["owner"] = entry
-                    guard_fields["calls"] = guard_fields["calls"] + 1
+                    _set(guard, OWNER, entry)
+                    _set(guard, CALLS, _get(guard, CALLS) + 1)
                     handler(index, t_price, t_size, t_side, t_ts)
-                    guard_fields["owner"] = None
+                    _set(guard, OWNER, None)
                 except BaseException as exc:
-                    guard_fields["owner"] = None
+                    _set(guard, OWNER, None)
                     fail(entry, "on_trade", exc)
             trade = -1
             if more:  # (rare: a batch of several trades)

@@ -86,6 +86,23 @@ class StrategyViolation(BaseException):
 class Watchdog:
     """The process's one watchdog (see the module docstring); :data:`WATCHDOG` is it."""
 
+    # Slots: the backtest's compiled lane sets ``owner`` and ``calls`` at fixed offsets.
+    __slots__ = (
+        "_baseline",
+        "_fired",
+        "_main",
+        "_patched",
+        "_tampered",
+        "_target",
+        "_thread",
+        "budget_s",
+        "callback_budget_s",
+        "calls",
+        "load_budget_s",
+        "owner",
+        "quarantine",
+    )
+
     def __init__(self) -> None:
         self.owner: object | None = None
         """The strategy whose code runs now (any object naming it), else None."""
