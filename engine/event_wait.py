@@ -1,4 +1,4 @@
-"""Waiting for an event with a time limit, without losing a cancellation.
+"""Waiting with a time limit (for an event, for a frame), without losing a cancellation.
 
 On Python 3.11, ``asyncio.wait_for(event.wait(), timeout)`` swallows a cancellation that lands
 as the wait ends (the event set, or the time up): the task goes on as if never cancelled, and a
@@ -11,6 +11,10 @@ in fifty was lost.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
@@ -22,3 +26,16 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+async def receive_within(receive: Callable[[], Awaitable[T]], timeout_s: float, why: str) -> T:
+    """``await receive()`` (a socket's next frame) if it comes within ``timeout_s``; else a
+    ``TimeoutError`` saying the connection is taken for dead and ``why`` it should have spoken.
+    A cancellation always propagates (as :func:`wait_event`)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await receive()
+    except TimeoutError:
+        raise TimeoutError(
+            f"nothing received for {timeout_s:g} s ({why}): taken for dead"
+        ) from None

@@ -37,6 +37,7 @@ from engine.backoff import Backoff
 from engine.config.secrets import Secret
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.instrument import Instrument
+from engine.event_wait import receive_within
 from engine.venues.base import (
     Balance,
     VenueFill,
@@ -95,23 +96,14 @@ class KiwoomPrivateStream(StreamBase):
             await socket.send(_encode(register).decode())
             await self._expect(socket, "REG")
             subscribed()
-            # One timeout scope pushed on per frame (never asyncio.wait_for, which on 3.11 can
-            # swallow a cancellation that races a completed receive: the stream never stops).
-            loop = asyncio.get_running_loop()
-            idle = self.idle_timeout_s
-            try:
-                async with asyncio.timeout(idle) as silence:
-                    while True:
-                        frame = await socket.recv()
-                        silence.reschedule(loop.time() + idle)
-                        echo = self.handle(frame, listener)
-                        if echo is not None:
-                            await socket.send(echo)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"nothing received for {idle:g} s (the server PINGs an idle connection): "
-                    "taken for dead"
-                ) from None
+            # (receive_within, never asyncio.wait_for: on 3.11 that can swallow a stop racing a
+            # frame, and the stream would never stop)
+            why = "the server PINGs an idle connection"
+            while True:
+                frame = await receive_within(socket.recv, self.idle_timeout_s, why)
+                echo = self.handle(frame, listener)
+                if echo is not None:
+                    await socket.send(echo)
 
     async def _expect(self, socket: websockets.ClientConnection, trnm: str) -> None:
         """The ack of ``trnm`` (PINGs meanwhile are echoed); a refusal is raised."""

@@ -23,7 +23,6 @@ fill pushed here and found again by a poll is reported once (engine/venues/priva
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ from engine.backoff import Backoff
 from engine.config.secrets import Secret
 from engine.domain.clock import Clock, LiveClock
 from engine.domain.instrument import Instrument
+from engine.event_wait import receive_within
 from engine.venues.base import (
     Balance,
     VenueFill,
@@ -122,26 +122,14 @@ class UpbitPrivateStream(StreamBase):
             await socket.send("PING")
             # The server handles a connection's messages in order: the keepalive answer (or an
             # error) says the subscription is in place, and only then is the gap polled.
-            # One timeout scope pushed on per frame, as the Kiwoom feed: asyncio.wait_for on
-            # 3.11 can swallow a cancellation that races a completed receive, and the engine's
-            # stop would then wait on a stream that never stops.
-            loop = asyncio.get_running_loop()
+            # (receive_within, never asyncio.wait_for: on 3.11 that can swallow a stop racing a
+            # frame, and the engine's stop would wait on a stream that never stops)
+            why = "the server answers PING every 10 s"
             stall = self.stall_timeout_s
-            try:
-                async with asyncio.timeout(stall) as silence:
-                    first = await socket.recv()
-                    silence.reschedule(loop.time() + stall)
-                    self.handle(first, listener)
-                    subscribed()
-                    while True:
-                        frame = await socket.recv()
-                        silence.reschedule(loop.time() + stall)
-                        self.handle(frame, listener)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"nothing received for {stall:g} s (the server answers PING every 10 s): "
-                    "taken for dead"
-                ) from None
+            self.handle(await receive_within(socket.recv, stall, why), listener)
+            subscribed()
+            while True:
+                self.handle(await receive_within(socket.recv, stall, why), listener)
 
     def handle(self, frame: bytes | str, listener: StreamListener) -> None:
         """One frame: an order update, balances, a keepalive, or an error (raised)."""
