@@ -19,8 +19,9 @@ no-op backtests run once more with the pure-Python lane (``STOM_PURE_PYTHON=1``:
 with no C compiler runs), and the two-MA once more with every batch through the general path
 (``TickPipeline.process_batch``), what the hot loop is measured against. A last run quotes
 with limit orders (``tests/strategies/trade_limits.py``: a tick from each trade, cancelled after
-40 trades), so orders rest on the paper exchange most of the day and most batches take the
-general path: a scalper's workload, which the hot loop barely touches.
+40 trades), so orders rest on the paper exchange most of the day: a scalper's workload, where
+the one-instrument lane goes on while orders rest and hands the fill model only the batches it
+acts on, and the general path takes each order's time on its way.
 
 Each figure is measured ``--rounds`` times (3 by default), all of them in turn each round, and
 printed as the median; each ratio is the median of the ratios within one round.

@@ -1,8 +1,9 @@
-"""The backtest's hot loop: market batches while nothing waits on the paper exchange.
+"""The backtest's hot loop: market batches while nothing is on its way to the paper exchange.
 
 Most batches of a real feed hold one event (a trade, one book level) or a few (a quote that
 moved both sides). While the paper exchange has nothing queued or resting (``has_work`` false,
-nothing in its outbox) and the strategy stage wants only its ``on_trade`` handlers
+nothing in its outbox; for one instrument, orders may rest: see below) and the strategy stage
+wants only its ``on_trade`` handlers
 (:meth:`~engine.strategy.runner.StrategyRunner.quiet_trade_table`), the whole of
 :meth:`TickPipeline.process_batch <engine.pipeline.TickPipeline.process_batch>` for a batch is:
 move the clock, :meth:`MarketState.apply_event <engine.market_state.MarketState.apply_event>`
