@@ -13,7 +13,8 @@ import asyncio
 import socket
 import ssl
 import uuid
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar
 
 import aiomqtt
 from textual.app import App
@@ -36,6 +37,8 @@ BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 5.0
 CHART_TIMEFRAMES = ("1s", "1m", "5m", "15m")
 """Bar timeframes followed for the selected instrument (the chart cycles through them)."""
+
+T = TypeVar("T")
 
 
 class Feed(Protocol):
@@ -133,21 +136,28 @@ class MqttFeed:
     async def request(
         self, type: str, args: dict[str, Any] | None = None, timeout: float = 2.0
     ) -> Reply:
+        # Each step is bounded by the one deadline through ``asyncio.wait``, never by cancelling
+        # this task: aiomqtt's publish waits for its PUBACK in ``asyncio.wait_for``, which on
+        # Python 3.11 swallows a cancellation landing as the PUBACK does. A request timed out
+        # by cancellation then went on to wait for its reply forever (1 run in 60 on a loaded
+        # machine, tests/test_app_feed.py).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         request_id = uuid.uuid4().hex
         command = Command(id=request_id, type=type, reply_to=self.reply_topic, args=args or {})
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = loop.create_future()
         self._pending[request_id] = future
         try:
-            async with asyncio.timeout(timeout):
-                await self._connected.wait()
-                client = self._client
-                if client is None:
-                    raise ConnectionError("not connected to the broker")
-                try:
-                    await client.publish(self.topics.commands, codec.encode(command), qos=1)
-                except aiomqtt.MqttError as exc:
-                    raise ConnectionError(f"could not send {type!r}: {exc}") from exc
-                return await future
+            await _by(deadline, self._connected.wait(), f"{type!r}: no broker connection")
+            client = self._client
+            if client is None:
+                raise ConnectionError("not connected to the broker")
+            publish = client.publish(self.topics.commands, codec.encode(command), qos=1)
+            try:
+                await _by(deadline, publish, f"{type!r}: the broker did not take it")
+            except aiomqtt.MqttError as exc:
+                raise ConnectionError(f"could not send {type!r}: {exc}") from exc
+            return await _by(deadline, future, f"{type!r}: no reply")
         finally:
             self._pending.pop(request_id, None)
 
@@ -311,3 +321,26 @@ def _timeframes(spec: TopicSpec) -> tuple[str, ...]:
 _PER_INSTRUMENT: frozenset[type[Payload]] = frozenset(
     spec.payload for spec in TABLE if spec.per_instrument
 )
+
+
+async def _by(deadline: float, awaitable: Awaitable[T], what: str) -> T:
+    """``awaitable``'s result if it comes before ``deadline`` (loop time), else ``TimeoutError``
+    naming ``what``; the awaitable is cancelled then. Waits with ``asyncio.wait``, so the
+    deadline holds whatever the awaitable does with a cancellation."""
+    loop = asyncio.get_running_loop()
+    step = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({step}, timeout=max(0.0, deadline - loop.time()))
+    finally:
+        if not step.done():
+            step.cancel()
+            # Its end (an error after the cancel, say) is nobody's to report.
+            step.add_done_callback(_ignore_end)
+    if not done:
+        raise TimeoutError(what)
+    return step.result()
+
+
+def _ignore_end(step: asyncio.Future[Any]) -> None:
+    if not step.cancelled():
+        step.exception()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import aiomqtt
 import msgspec
@@ -187,3 +187,28 @@ def test_the_selected_instrument_follows_bars_of_every_chart_timeframe() -> None
         assert topics.bars(timeframe, "KRW-BTC.SIM") not in wanted
         assert feed._route(topics.bars(timeframe, "KRW-BTC.SIM")) is None
     assert topics.book("KRW-BTC.SIM") in wanted and topics.trades("KRW-BTC.SIM") in wanted
+
+
+class _PubackAsTheTimeoutFires:
+    """A client whose publish ends normally though cancelled: what aiomqtt's publish does on
+    Python 3.11 when its PUBACK lands as the caller's cancellation does (``asyncio.wait_for``
+    returns the result and drops the cancellation)."""
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        with suppress(asyncio.CancelledError):
+            await asyncio.sleep(1.0)
+
+
+async def test_a_request_times_out_even_when_the_publish_swallows_the_cancellation() -> None:
+    settings, _ = _settings()
+    feed = MqttFeed(settings, host="127.0.0.1", port=1)
+    feed._client = _PubackAsTheTimeoutFires()  # type: ignore[assignment]
+    feed._connected.set()
+    request = asyncio.ensure_future(feed.request("ping", timeout=0.3))
+    done, _ = await asyncio.wait({request}, timeout=3.0)
+    if not done:
+        request.cancel()
+    assert done, "the request outlived its timeout by more than 2.7 s"
+    with pytest.raises(TimeoutError, match="'ping'"):
+        request.result()
+    assert feed._pending == {}
