@@ -41,6 +41,7 @@ from engine.oms.check_bands import mark_bands
 from engine.oms.order_requests import BadRequest, OrderRequest
 from engine.protocol.trading import RiskState as RiskStatePayload
 from engine.risk import (
+    EXIT_STRATEGY_ID,
     PostTradeRisk,
     PreTradeRisk,
     ProtectiveExits,
@@ -382,6 +383,7 @@ class Oms:
     def apply_venue_events(self, events: list[AnyOrderEvent]) -> None:
         applied: list[tuple[AnyOrderEvent, Order]] = []
         touched: dict[str, Position] = {}
+        ended_exits: list[tuple[Order, int]] = []
         for event in events:
             order = self.orders.get(event.client_order_id)
             if order is None:
@@ -401,8 +403,10 @@ class Oms:
             if isinstance(event, OrderFilled):
                 touched[order.instrument_id] = self._on_fill(order, event)
             if not order.is_open:
-                self.open.pop(order.client_order_id, None)
+                ended = self.open.pop(order.client_order_id, None)
                 self.account.release(order.client_order_id)
+                if ended is not None and order.strategy_id == EXIT_STRATEGY_ID:
+                    ended_exits.append((order, event.ts))
         if not applied:
             return
         state: dict[str, object] = {}
@@ -410,6 +414,8 @@ class Oms:
             instrument = self.instrument(instrument_id)
             if instrument is not None:
                 self.exits.on_position(instrument_id, position, instrument)
+        for order, ended_ns in ended_exits:
+            self._exit_ended(order, ended_ns)
         if touched:
             state["exits"] = self.exits.to_dict()
         self.journal.append(
@@ -425,6 +431,21 @@ class Oms:
                 log.warning("order %s %s: %s", order.client_order_id, order.status, event.reason)
             elif isinstance(event, OrderCanceled):
                 log.info("order %s cancelled", order.client_order_id)
+
+    def _exit_ended(self, order: Order, now_ns: int) -> None:
+        """A protective exit's order has ended: if the position is still there and unchanged,
+        the exit fires again after a wait instead of never (its level may still be passed)."""
+        position = self.positions.get(order.instrument_id)
+        if position is None or position.is_flat:
+            return
+        wait_s = self.exits.exit_failed(order.instrument_id, now_ns)
+        if wait_s is not None:
+            log.error(
+                "protective exit on %s did not close the position: order %s %s (%s); the exit "
+                "fires again in %g s if its level is still passed",
+                order.instrument_id, order.client_order_id, order.status.value,
+                order.reason or "no reason given", wait_s,
+            )  # fmt: skip
 
     def _on_fill(self, order: Order, fill: OrderFilled) -> Position:
         self._fills += 1
@@ -486,6 +507,7 @@ class Oms:
         if armed:
             # Only a position with an exit level can signal (a backtest with no default exits
             # has none); positions are walked in their own order, so exits fire in it.
+            exits.release_due(now_ns)
             get = self.market.get
             for instrument_id, position in list(self.positions.items()):
                 if not position.quantity_raw or instrument_id not in armed:
@@ -494,10 +516,15 @@ class Oms:
                 if state is None:
                     continue
                 signal = exits.check(instrument_id, position, state)
-                if signal is not None and self._close_position(position, now_ns, "exit"):
+                if signal is None:
+                    continue
+                order = self._close_position(position, now_ns, EXIT_STRATEGY_ID)
+                if order is not None:
                     # (no order: only dust below one lot is left, which cannot be sold)
                     log.warning("protective exit on %s: %s", instrument_id, signal.reason)
                     changed = True
+                    if not order.is_open:  # denied before it reached the venue
+                        self._exit_ended(order, now_ns)
         # Flat, with no fill since the last check on the same day (and the same limits, state
         # and breaches): equity is what that check saw, and the update would change nothing.
         trip = None

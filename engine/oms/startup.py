@@ -23,7 +23,14 @@ from engine.market_state import MarketState
 from engine.oms.account import PaperAccount
 from engine.oms.oms import Oms
 from engine.paper import PaperExchange
-from engine.risk import PostTradeRisk, PreTradeRisk, ProtectiveExits, RiskLimits, RiskState
+from engine.risk import (
+    EXIT_STRATEGY_ID,
+    PostTradeRisk,
+    PreTradeRisk,
+    ProtectiveExits,
+    RiskLimits,
+    RiskState,
+)
 from engine.venues.live_exchange import LiveExchange
 from engine.venues.router import (
     MODES_KEY,
@@ -120,6 +127,9 @@ def _open(
     # Which exchange took the journal's open orders: the venues' modes in the last run.
     previous_modes = journal.state(MODES_KEY)
     open_orders = [order for order in recovered.orders.values() if order.is_open]
+    exits.forget_orphan_signals(
+        {order.instrument_id for order in open_orders if order.strategy_id == EXIT_STRATEGY_ID}
+    )
     left_live = live_orders_left_open(previous_modes, open_orders, live_exchanges)
     if left_live:  # refused before the modes are recorded, so the next start refuses too
         raise LiveOrdersLeftOpen("\n".join(left_live))

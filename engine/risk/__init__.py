@@ -18,12 +18,18 @@ from engine.risk.exposure import Exposure, gross_exposure
 from engine.risk.limits import ExitDefaults, RiskLimits
 from engine.risk.post_trade import PostTradeRisk, trading_day
 from engine.risk.pre_trade import RULES, Denial, PreTradeRisk
-from engine.risk.protective_exits import ExitLevels, ExitSignal, ProtectiveExits
+from engine.risk.protective_exits import (
+    EXIT_STRATEGY_ID,
+    ExitLevels,
+    ExitSignal,
+    ProtectiveExits,
+)
 from engine.risk.stale_feed import feed_silence, stale_feeds
 from engine.risk.state import RiskState
 from engine.risk.view import RiskView
 
 __all__ = [
+    "EXIT_STRATEGY_ID",
     "RULES",
     "Denial",
     "ExitDefaults",

@@ -13,7 +13,7 @@ exit fires no later than its percentage says, and never at the reference itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -30,6 +30,12 @@ from engine.risk.money import price_text
 STOP_LOSS = "stop_loss"
 TAKE_PROFIT = "take_profit"
 TRAILING_STOP = "trailing_stop"
+EXIT_STRATEGY_ID = "exit"
+"""The ``strategy_id`` of the orders protective exits send."""
+EXIT_RETRY_FIRST_S = 1.0
+"""After an exit order ends without closing the position, the exit may fire again after this
+wait; it doubles with each failure, up to :data:`EXIT_RETRY_MAX_S`."""
+EXIT_RETRY_MAX_S = 30.0
 _LABELS = {STOP_LOSS: "stop-loss", TAKE_PROFIT: "take-profit", TRAILING_STOP: "trailing stop"}
 
 
@@ -62,6 +68,7 @@ class _Exit:
     __slots__ = (
         "best_raw",
         "cost_raw",
+        "failures",
         "instrument",
         "quantity_raw",
         "signalled",
@@ -83,6 +90,8 @@ class _Exit:
         """Best price seen since entry: highest bid for a long, lowest ask for a short."""
         self.signalled: str | None = None
         """The exit already signalled; nothing more until the position changes or a clear."""
+        self.failures = 0
+        """Exit orders that ended without closing since the position last changed."""
 
     @property
     def is_long(self) -> bool:
@@ -160,6 +169,8 @@ class ProtectiveExits:
         self.defaults = defaults or ExitDefaults()
         """What a newly opened position gets (from ``[risk]``)."""
         self._exits: dict[str, _Exit] = {}
+        self._retries: dict[str, int] = {}
+        """Instrument -> when its exit, whose order ended without closing, may fire again."""
         self.armed: set[str] = set()
         """Instruments whose position has at least one exit level: the only ones :meth:`check`
         can signal on (or move a trailing stop for), so the OMS checks no other."""
@@ -170,15 +181,18 @@ class ProtectiveExits:
         """After each fill: a new (or reversed) position gets the defaults; flat clears exits."""
         if position.quantity_raw == 0:
             self._exits.pop(instrument_id, None)
+            self._retries.pop(instrument_id, None)
             self.armed.discard(instrument_id)
             return
         record = self._exits.get(instrument_id)
         if record is None or record.is_long != (position.quantity_raw > 0):
             record = self._exits[instrument_id] = self._opened(position, instrument)
+            self._retries.pop(instrument_id, None)
             self._track(instrument_id, record)
             return
         if record.quantity_raw != position.quantity_raw:
-            record.signalled = None
+            # The position moved (an exit partly filled, say): what is left may exit at once.
+            self._reset(instrument_id, record)
         record.quantity_raw = position.quantity_raw
         record.cost_raw = position.cost_raw
         record.instrument = instrument
@@ -228,7 +242,7 @@ class ProtectiveExits:
         record.stop_loss_raw = stop_loss_raw
         record.take_profit_raw = take_profit_raw
         record.set_trailing(trailing_pct)
-        record.signalled = None
+        self._reset(instrument_id, record)
         self._track(instrument_id, record)
 
     def _track(self, instrument_id: str, record: _Exit) -> None:
@@ -244,9 +258,43 @@ class ProtectiveExits:
 
     def clear(self, instrument_id: str) -> None:
         """Forget the exit already signalled, so it may fire again (its order did not close)."""
+        self._retries.pop(instrument_id, None)
         record = self._exits.get(instrument_id)
         if record is not None:
             record.signalled = None
+
+    def _reset(self, instrument_id: str, record: _Exit) -> None:
+        record.signalled = None
+        record.failures = 0
+        self._retries.pop(instrument_id, None)
+
+    def exit_failed(self, instrument_id: str, now_ns: int) -> float | None:
+        """The exit order for ``instrument_id`` ended without closing the position (denied,
+        rejected, expired or cancelled unfilled). The exit may fire again after a wait that
+        doubles with each failure (1 s, 2 s, … 30 s) until the position changes; the wait in
+        seconds, or None when no exit is signalled (the position changed, or is gone)."""
+        record = self._exits.get(instrument_id)
+        if record is None or record.signalled is None:
+            return None
+        wait_s = min(EXIT_RETRY_MAX_S, EXIT_RETRY_FIRST_S * 2.0 ** min(record.failures, 16))
+        record.failures += 1
+        self._retries[instrument_id] = now_ns + int(wait_s * 1_000_000_000)
+        return wait_s
+
+    def release_due(self, now_ns: int) -> None:
+        """Let the exits whose wait after a failed order is over fire again."""
+        if not self._retries:
+            return
+        for instrument_id, due_ns in list(self._retries.items()):
+            if now_ns >= due_ns:
+                self.clear(instrument_id)
+
+    def forget_orphan_signals(self, open_exit_instruments: Collection[str]) -> None:
+        """At start-up: an exit signalled in the last run whose order is no longer open ended
+        without closing (a closed position has no exits), so it may fire again now."""
+        for instrument_id, record in self._exits.items():
+            if record.signalled is not None and instrument_id not in open_exit_instruments:
+                record.signalled = None
 
     # --- what the OMS asks --------------------------------------------------------------------
 
