@@ -12,6 +12,7 @@ import pytest
 from engine.config.secrets import Secret
 from engine.domain.fixed_point import from_raw
 from engine.domain.instrument import Instrument
+from engine.domain.market_data import ASK
 from engine.domain.orders import OrderSide, TimeInForce
 from engine.venues.base import VenueOrderStatus, VenueRejected, VenueUnavailable
 from engine.venues.upbit import UpbitOrderClient
@@ -54,8 +55,13 @@ async def test_limit_order_lifecycle_with_partial_fills(
     ]
     assert [o.venue_order_id for o in await client.open_orders()] == [venue_id]
 
-    # The market goes on: sellers print at or below the resting bid and fill it (maker).
-    server.resume_market()
+    # A seller prints at the resting bid and fills part of it (maker), through the loopback's
+    # own print path. (Not the simulator's walk: where it goes after a pause depends on how long
+    # the set-up took, and once it drifted up for the whole wait on a loaded machine.)
+    position = server.symbols.index("KRW-BTC")
+    now_ns = time.time_ns()
+    seller = server.market.record_trade(position, now_ns, int(best_ask), 5_000_000, ASK)
+    server.exchange.on_trades([seller], now_ns)
 
     async def more_fills() -> bool:
         nonlocal state
@@ -68,6 +74,7 @@ async def test_limit_order_lifecycle_with_partial_fills(
         await asyncio.sleep(0.05)
     assert len(state.fills) >= 2, "the resting bid was never filled by the market"
     assert all(f.price_raw == int(best_ask) for f in state.fills)
+    assert [f.liquidity for f in state.fills] == ["taker", "maker"]
     assert sum(f.quantity_raw for f in state.fills) == state.filled_raw
 
     if state.status is VenueOrderStatus.OPEN:
