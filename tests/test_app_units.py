@@ -288,5 +288,7 @@ def test_a_child_that_runs_is_no_failure_and_one_that_dies_silently_is(tmp_path:
 def test_hints_name_what_to_do() -> None:
     assert "Another engine" in hint_for("an engine is already running in namespace 'x'")
     assert "port" in hint_for("OSError: [Errno 98] Address already in use")
+    journal_held = "journal /d/journal-stom.sqlite is in use by another engine (pid 41): two"
+    assert "attach to it (stom --broker URL --namespace NAME)" in hint_for(journal_held)
     assert "config.toml" in hint_for("configuration error: [risk] max_order_notional")
     assert hint_for("something else") == DEFAULT_HINT

@@ -18,7 +18,7 @@ from engine.domain.fixed_point import to_raw
 from engine.domain.tick_table import KRX_STOCK_BANDS, UPBIT_KRW_BANDS, TickTable
 from engine.protocol import payloads as p
 from engine.protocol.codec import encode
-from tests.support.brokers import Broker
+from tests.support.brokers import Broker, running_broker
 from tests.support.engine_process import EngineProcess, Observer, unique_namespace
 
 pytestmark = pytest.mark.integration
@@ -185,3 +185,36 @@ async def test_a_second_engine_in_the_same_namespace_is_refused(
         second.stop()
     assert "already running in namespace" in second.log()
     assert (await observer.wait_status("running")).pid == engine.pid
+
+
+async def test_a_second_engine_on_the_same_journal_from_another_broker_is_refused(
+    mosquitto: Broker,
+) -> None:
+    # A service on Mosquitto and a console that starts its own engine on another broker, in the
+    # same namespace and data directory: the bus cannot see the first, the journal's lock can.
+    namespace = unique_namespace()
+    first = EngineProcess(mosquitto.url, namespace).start()
+    try:
+        async with Observer(mosquitto.host, mosquitto.port, namespace) as observer:
+            await observer.wait_status("running")
+            journal = first.dir / f"journal-{namespace}.sqlite"
+            with running_broker("amqtt") as other_broker:
+                second = EngineProcess(other_broker.url, namespace, data_dir=first.dir).start()
+                try:
+                    assert await asyncio.to_thread(second.wait, 20) == 2
+                finally:
+                    second.stop()
+            log = second.log()
+            assert f"journal {journal} is in use by another engine (pid {first.pid})" in log
+            assert (await observer.wait_status("running")).pid == first.pid
+            assert first.process is not None and first.process.poll() is None
+    finally:
+        first.stop()
+    # Stopped, the first engine gives the journal up: the next engine on it starts.
+    with running_broker("amqtt") as other_broker:
+        third = EngineProcess(other_broker.url, namespace, data_dir=first.dir).start()
+        try:
+            async with Observer(other_broker.host, other_broker.port, namespace) as observer:
+                assert (await observer.wait_status("running")).pid == third.pid
+        finally:
+            third.stop()

@@ -204,19 +204,6 @@ def test_seqs_strictly_increase_across_reopening(tmp_path: Path) -> None:
         assert journal.last_seq() == 12
 
 
-def test_two_journals_on_one_file_interleave_without_damage(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    with Journal(path) as first, Journal(path) as second:
-        seqs = []
-        for n in range(50):
-            writer = first if n % 2 else second
-            seqs += writer.append([submitted(f"o{n}")])
-        assert seqs == list(range(1, 51))
-        assert first.last_seq() == second.last_seq() == 50
-    check = raw_connection(path).execute("PRAGMA integrity_check").fetchall()
-    assert check == [("ok",)]
-
-
 # --- the file ------------------------------------------------------------------------------------
 
 

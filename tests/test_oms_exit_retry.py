@@ -130,9 +130,7 @@ async def test_a_signal_left_by_the_last_run_with_no_order_open_fires_after_a_re
     [denied] = _exits(desk)
     assert denied.status is OrderStatus.DENIED
     # A fill on another instrument journals every exit, this one still signalled.
-    await desk.command(
-        "order.submit", instrument=SAMSUNG, side="buy", type="market", quantity="1"
-    )
+    await desk.command("order.submit", instrument=SAMSUNG, side="buy", type="market", quantity="1")
     desk.advance(11)
     assert desk.oms.positions[SAMSUNG].quantity_raw != 0
     desk.close()

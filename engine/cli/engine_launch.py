@@ -52,6 +52,11 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
         "secrets file), then run stom again.",
     ),
     (
+        re.compile(r"is in use by another engine"),
+        "Another engine trades from this journal (on another broker or in another namespace): "
+        "attach to it (stom --broker URL --namespace NAME), or stop it, then run stom again.",
+    ),
+    (
         re.compile(r"journal", re.I),
         "The journal could not be opened: check [journal] file and the disk, then run stom again.",
     ),

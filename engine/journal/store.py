@@ -7,11 +7,11 @@ returns. It does not fsync on commit, so a power loss or kernel crash can lose t
 (never corrupt the file). ``synchronous="full"`` fsyncs the WAL on every commit and survives power
 loss too, at the price of one disk flush per append.
 
-One engine process owns the file. SQLite's locks keep a second process that opens the same
-journal from corrupting it (writes are serialized; a writer waits up to ``busy_timeout`` and then
-fails with :class:`JournalError`), but they do not stop two engines from trading from the same
-journal: the node must not start a second engine on it. WAL needs a local filesystem (shared
-memory); do not put the journal on a network share.
+One engine process owns the file: a :class:`Journal` holds an exclusive lock beside it while it
+is open (:mod:`engine.journal.owner_lock`), and a second one on the same file is refused with
+:class:`JournalError`, naming the pid that has it. SQLite's own locks only serialize writes;
+they would let two engines trade from one journal. Reading the file takes no lock. WAL needs a
+local filesystem (shared memory and ``flock``); do not put the journal on a network share.
 
 The connection is used from the thread that opened the journal (sqlite3's default check).
 """
@@ -31,6 +31,7 @@ from engine.domain.positions import Position
 from engine.journal import schema
 from engine.journal.disk_space import DiskReserve, is_disk_full
 from engine.journal.errors import JournalError
+from engine.journal.owner_lock import OwnerLock
 from engine.journal.reading import EVENT_COLUMNS, TAGS, JournalReader
 from engine.journal.records import (
     FILL_COLUMNS,
@@ -100,17 +101,24 @@ class Journal(JournalReader):
         """id(event) -> seq of the last append's events (see :meth:`seq_of`)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise JournalError(f"cannot open journal {self.path}: {error}") from error
+        self._owner = OwnerLock(self.path)
+        try:
             self._connection = sqlite3.connect(self.path, isolation_level=None)
-        except (OSError, sqlite3.Error) as error:
+        except sqlite3.Error as error:
+            self._owner.release()
             raise JournalError(f"cannot open journal {self.path}: {error}") from error
         try:
             self._configure(synchronous)
             schema.prepare(self._connection, self.path)
         except sqlite3.Error as error:
             self._connection.close()
+            self._owner.release()
             raise JournalError(f"cannot open journal {self.path}: {error}") from error
         except BaseException:
             self._connection.close()
+            self._owner.release()
             raise
         self._cursor = self._connection.cursor()
 
@@ -312,8 +320,10 @@ class Journal(JournalReader):
     # --- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the file (idempotent); the last connection to close checkpoints the WAL."""
+        """Close the file (idempotent); the last connection to close checkpoints the WAL. The
+        journal is then free for another engine."""
         self._connection.close()
+        self._owner.release()
 
     def __enter__(self) -> Journal:
         return self
