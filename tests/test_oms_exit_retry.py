@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.domain.market_data import ASK, BID, BOOK_LEVEL, TRADE
-from engine.domain.orders import Order, OrderStatus
+from engine.domain.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.oms.order_requests import OrderRequest
 from tests.support.trading import BTC, SAMSUNG, Desk, desk_settings, open_desk
 
 STOP = "49000000"
@@ -146,3 +147,39 @@ async def test_a_signal_left_by_the_last_run_with_no_order_open_fires_after_a_re
         assert again.oms.positions[BTC].quantity_raw == 0
     finally:
         again.close()
+
+
+async def test_no_second_exit_is_sent_while_an_exit_order_still_works(desk: Desk) -> None:
+    # Another order with the exits' strategy id still working (one restored after a restart,
+    # say; here placed directly through the OMS, as the engine's own code can): the failed exit
+    # waits for it to end rather than risk selling the position twice.
+    await _long_with_a_stop(desk)
+    instrument = desk.oms.instrument(BTC)
+    resting, _ = desk.oms.submit(
+        OrderRequest(
+            instrument=instrument,
+            side=OrderSide.SELL,
+            order_type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC,
+            quantity_raw=1_000_000,
+            price_raw=50_500_000,
+            strategy_id="exit",
+        ),
+        desk.clock.now_ns(),
+    )
+    desk.advance(11)
+    assert resting.is_open
+    _empty_bids_and_a_trade_below_the_stop(desk)
+    desk.advance(150)
+    assert len(_exits(desk)) == 2  # the resting one and the denied stop
+    _bids_below_the_stop(desk)
+    _run_for(desk, 1_500)
+    assert len(_exits(desk)) == 2, "a second exit was sent while one still worked"
+
+    desk.oms.cancel(resting.client_order_id, desk.clock.now_ns())
+    desk.advance(11)
+    assert not resting.is_open
+    _bids_below_the_stop(desk)
+    _run_for(desk, 1_300)
+    assert len(_exits(desk)) == 3
+    assert desk.oms.positions[BTC].quantity_raw == 0

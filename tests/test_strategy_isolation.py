@@ -303,3 +303,15 @@ def test_a_hot_reload_whose_init_fails_takes_out_only_that_strategy(
     edit(path, GOOD)
     assert harness.service.poll_files() == ["good"]
     assert harness.rows()["good"].state == "enabled"
+
+
+@pytest.mark.parametrize("taken", ["exit", "kill", "manual"])
+def test_a_strategy_cannot_take_the_id_of_the_engines_own_orders(
+    desk: StrategyDesk, tmp_path: Path, taken: str
+) -> None:
+    # The OMS tells its protective exits by strategy id; a strategy named "exit" would hold a
+    # failed stop back for as long as its own orders work.
+    good = load_strategy_class(_write(tmp_path, "good.py", GOOD))
+    with pytest.raises(ValueError, match=f"strategy id '{taken}' names the engine's own orders"):
+        desk.runner.add(good, {}, [BTC], strategy_id=taken)
+    assert desk.runner.ids() == []

@@ -45,8 +45,9 @@ class OwnerLock:
         except OSError as error:
             os.close(fd)
             raise JournalError(f"cannot lock journal {journal_path}: {error}") from error
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # the pid only helps the message (a full disk)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd: int | None = fd
 
     def release(self) -> None:

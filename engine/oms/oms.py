@@ -435,10 +435,16 @@ class Oms:
     def _exit_ended(self, order: Order, now_ns: int) -> None:
         """A protective exit's order has ended: if the position is still there and unchanged,
         the exit fires again after a wait instead of never (its level may still be passed)."""
-        position = self.positions.get(order.instrument_id)
+        instrument_id = order.instrument_id
+        position = self.positions.get(instrument_id)
         if position is None or position.is_flat:
             return
-        wait_s = self.exits.exit_failed(order.instrument_id, now_ns)
+        if any(
+            other.strategy_id == EXIT_STRATEGY_ID and other.instrument_id == instrument_id
+            for other in self.open.values()
+        ):
+            return  # another exit order is still working (never two at once: no over-selling)
+        wait_s = self.exits.exit_failed(instrument_id, now_ns)
         if wait_s is not None:
             log.error(
                 "protective exit on %s did not close the position: order %s %s (%s); the exit "

@@ -17,6 +17,11 @@ from engine.domain.orders import OrderSide, OrderType, TimeInForce
 from engine.market_state import MarketState
 from engine.protocol.commands import OrderSubmitArgs
 from engine.protocol.limits import check_decimal
+from engine.risk.protective_exits import EXIT_STRATEGY_ID
+
+ENGINE_ORDER_SOURCES = frozenset({"manual", "kill", EXIT_STRATEGY_ID})
+"""``strategy_id`` of the orders the user sends by hand, the kill switch's flatten and the
+protective exits: no strategy may take one."""
 
 
 class BadRequest(ValueError):

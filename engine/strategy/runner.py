@@ -51,7 +51,7 @@ from engine.domain.ids import InstrumentId
 from engine.domain.market_data import TRADE, MarketBatch
 from engine.domain.orders import AnyOrderEvent, Order, OrderFilled
 from engine.oms.oms import Oms
-from engine.oms.order_requests import BadRequest
+from engine.oms.order_requests import ENGINE_ORDER_SOURCES, BadRequest
 from engine.pipeline import BatchClock, TickPipeline
 from engine.strategy.api import Strategy, StrategyFill
 from engine.strategy.context import OmsStrategyContext, StrategyBudget
@@ -173,6 +173,13 @@ class StrategyRunner:
         ``on_start`` runs at the start of the next :meth:`process_batch`, when the book is there.
         """
         strategy_id = strategy_id or strategy_cls.__name__
+        if strategy_id in ENGINE_ORDER_SOURCES:
+            # The OMS tells its own orders by these (a failed protective exit fires again only
+            # when no order named "exit" still works): a strategy under one would confuse them.
+            raise ValueError(
+                f"strategy id {strategy_id!r} names the engine's own orders "
+                f"({', '.join(sorted(ENGINE_ORDER_SOURCES))}); give the strategy another id"
+            )
         if strategy_id in self._entries:
             raise ValueError(f"strategy id {strategy_id!r} is already running")
         names = list(instruments) or list(strategy_cls.instruments)
