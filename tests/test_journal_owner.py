@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.domain.orders import OrderSide, OrderSubmitted, OrderType, TimeInForce
 from engine.journal import Journal, JournalError
 from tests.support.engine_process import ROOT
+from tests.support.journal_events import submitted
 
 HOLD = """
 import sys, time
@@ -28,19 +28,6 @@ time.sleep(60)
 """
 
 
-def _submitted(n: int) -> OrderSubmitted:
-    return OrderSubmitted(
-        ts=n,
-        client_order_id=f"c{n}",
-        instrument_id="KRW-BTC.SIM",
-        side=OrderSide.BUY,
-        order_type=OrderType.LIMIT,
-        time_in_force=TimeInForce.GTC,
-        quantity_raw=1_000,
-        price_raw=50_000_000,
-    )
-
-
 def _files(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in path.parent.iterdir() if p.name != path.name + ".lock"}
 
@@ -48,7 +35,7 @@ def _files(path: Path) -> dict[str, bytes]:
 def test_a_second_journal_on_the_same_file_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     first = Journal(path)
-    first.append([_submitted(1)])
+    first.append([submitted("c1")])
     before = _files(path)
     with pytest.raises(JournalError) as refused:
         Journal(path)
@@ -56,7 +43,7 @@ def test_a_second_journal_on_the_same_file_is_refused_and_changes_nothing(tmp_pa
     assert f"journal {path} is in use by another engine (pid {os.getpid()})" in message
     assert "stop that engine first" in message
     assert _files(path) == before
-    first.append([_submitted(2)])  # the owner goes on
+    first.append([submitted("c2")])  # the owner goes on
     first.close()
 
     again = Journal(path)  # closed, it is free
@@ -97,7 +84,7 @@ def test_the_file_can_still_be_read_while_it_is_owned(tmp_path: Path) -> None:
     # Inspecting a running engine's journal (the sqlite3 shell, a backup) must keep working.
     path = tmp_path / "journal.sqlite"
     with Journal(path) as journal:
-        journal.append([_submitted(1), _submitted(2)])
+        journal.append([submitted("c1"), submitted("c2")])
         reading = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             assert reading.execute("SELECT count(*) FROM events").fetchone() == (2,)
