@@ -139,8 +139,8 @@ class MqttFeed:
         # Each step is bounded by the one deadline through ``asyncio.wait``, never by cancelling
         # this task: aiomqtt's publish waits for its PUBACK in ``asyncio.wait_for``, which on
         # Python 3.11 swallows a cancellation landing as the PUBACK does. A request timed out
-        # by cancellation then went on to wait for its reply forever (1 run in 60 on a loaded
-        # machine, tests/test_app_feed.py).
+        # by cancellation then went on to wait for its reply forever (2 to 3 runs in 150 of
+        # tests/test_app_feed.py's request test on two test workers).
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         request_id = uuid.uuid4().hex
